@@ -1,0 +1,388 @@
+package main
+
+// Black-box tests: they build the nlfs binary and drive it as a person
+// would, from a shell, checking exit codes, the one-line messages and what
+// the mount then holds.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var nlfsBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nlfs-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	nlfsBin = filepath.Join(dir, "nlfs")
+	if out, err := exec.Command("go", "build", "-o", nlfsBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build nlfs: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
+			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
+		}
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	if os.Geteuid() != 0 && fusermount() == "" {
+		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
+			t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
+		}
+		t.Skip("not root and no fusermount3 (apt-get install fuse3)")
+	}
+}
+
+// result is what one run of nlfs did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// nlfs runs the binary with args and stdin.
+func nlfs(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(nlfsBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run nlfs %v: %v", args, err)
+	}
+	return r
+}
+
+// checkOneLine asserts a failure was told in one line, without a Go trace.
+func checkOneLine(t *testing.T, r result, wantCode int, wantPart string) {
+	t.Helper()
+	if r.code != wantCode {
+		t.Errorf("exit code %d, want %d (stderr %q)", r.code, wantCode, r.stderr)
+	}
+	msg := strings.TrimSuffix(r.stderr, "\n")
+	if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(msg, "nlfs: ") {
+		t.Errorf("stderr is not one `nlfs: …` line: %q", r.stderr)
+	}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") {
+		t.Errorf("stderr has a Go trace: %q", r.stderr)
+	}
+	if !strings.Contains(msg, wantPart) {
+		t.Errorf("stderr %q does not say %q", msg, wantPart)
+	}
+}
+
+func isMounted(dir string) bool {
+	_, ok := mountAt(dir)
+	return ok
+}
+
+func sh(t *testing.T, script string) string {
+	t.Helper()
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
+
+// mountDir mounts a fresh nlfs with args on a new directory and makes sure
+// it is gone when the test ends.
+func mountDir(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	requireFUSE(t)
+	dir := t.TempDir()
+	r := nlfs(t, "", append(append([]string{"mount"}, args...), dir)...)
+	if r.code != 0 {
+		t.Fatalf("nlfs mount: exit %d: %s", r.code, r.stderr)
+	}
+	t.Cleanup(func() {
+		if isMounted(dir) {
+			detach(dir)
+		}
+	})
+	m := regexp.MustCompile(`daemon pid (\d+)`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("nlfs mount did not name its daemon: %q", r.stdout)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	if !isMounted(dir) {
+		t.Fatalf("nlfs mount returned but %s is not mounted", dir)
+	}
+	return dir, pid
+}
+
+func processGone(pid int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || zombie(st) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TestREADMESession is the session the README shows.
+func TestREADMESession(t *testing.T) {
+	dir, pid := mountDir(t, "--pages", "3")
+	if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); !strings.Contains(string(cmdline), dir) {
+		t.Errorf("daemon command line %q does not name the mountpoint", cmdline)
+	}
+	sh(t, fmt.Sprintf(`cd %s && for c in A B C; do head -c 4096 /dev/zero | tr '\0' $c; done > data && echo '2 1 0' > layout`, dir))
+	if got := sh(t, "for i in 0 1 2; do dd if="+dir+"/view bs=4096 skip=$i count=1 status=none | head -c1; done"); got != "CBA" {
+		t.Errorf("view pages start with %q, want C, B, A", got)
+	}
+	if got := sh(t, "cat "+dir+"/layout"); got != "2-0\n" {
+		t.Errorf("layout %q", got)
+	}
+	if got := sh(t, "cat "+dir+"/status"); !strings.Contains(got, "view_pages: 3\n") || !strings.Contains(got, "generation: 1\n") {
+		t.Errorf("status:\n%s", got)
+	}
+	if r := nlfs(t, "", "umount", dir); r.code != 0 {
+		t.Fatalf("nlfs umount: %d %s", r.code, r.stderr)
+	}
+	if isMounted(dir) {
+		t.Error("still mounted after nlfs umount")
+	}
+	if !processGone(pid, 5*time.Second) {
+		t.Error("daemon still running after nlfs umount")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	requireFUSE(t)
+	r := nlfs(t, "", "demo")
+	if r.code != 0 {
+		t.Fatalf("nlfs demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	order := []string{"view page 0: CCCC", "view page 1: BBBB", "view page 2: AAAA", "generation: 1"}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(r.stdout[at:], want)
+		if i < 0 {
+			t.Fatalf("demo output lacks %q after offset %d:\n%s", want, at, r.stdout)
+		}
+		at += i
+	}
+	if m := regexp.MustCompile(`nlfs mount --pages 3 (\S+)`).FindStringSubmatch(r.stdout); m == nil {
+		t.Errorf("demo does not show its mount command")
+	} else if isMounted(m[1]) {
+		t.Errorf("demo left %s mounted", m[1])
+	}
+}
+
+func TestMountRefusals(t *testing.T) {
+	requireFUSE(t)
+	live, _ := mountDir(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	badLayout := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(badLayout, []byte("0 1\n2 99\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		part string
+	}{
+		{"live mountpoint", []string{"mount", live}, exitMountpoint, "already a mountpoint"},
+		{"missing dir", []string{"mount", "/nonexistent/nlfs"}, exitMountpoint, "does not exist"},
+		{"not a directory", []string{"mount", file}, exitMountpoint, "not a directory"},
+		{"not empty", []string{"mount", full}, exitMountpoint, "not empty"},
+		{"no mountpoint", []string{"mount"}, exitUsage, "missing MOUNTPOINT"},
+		{"unknown flag", []string{"mount", "--frobnicate", t.TempDir()}, exitUsage, "unknown flag -frobnicate"},
+		{"bad backend", []string{"mount", "--backend", "magic", t.TempDir()}, exitUsage, `unknown backend "magic"`},
+		{"negative pages", []string{"mount", "--pages", "-1", t.TempDir()}, exitUsage, "--pages -1"},
+		{"bad layout", []string{"mount", "--pages", "4", "--layout", badLayout, t.TempDir()}, exitLayout, "line 2, column 3: page 99 is past the end of data (4 pages)"},
+		{"missing source", []string{"mount", "--source", "/nonexistent", t.TempDir()}, exitUsage, "no such file"},
+		{"umount not mounted", []string{"umount", t.TempDir()}, exitMountpoint, "is not mounted"},
+		{"unknown command", []string{"frob"}, exitUsage, `unknown command "frob"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkOneLine(t, nlfs(t, "", c.args...), c.code, c.part)
+		})
+	}
+	// The live mount is untouched by the refused attempt.
+	if got := sh(t, "cat "+live+"/layout"); got != "0-15\n" {
+		t.Errorf("live mount's layout after refusals: %q", got)
+	}
+}
+
+// TestKill9ThenMount: a mount left dead by a killed daemon is recovered by
+// nlfs mount, and by nlfs umount.
+func TestKill9ThenMount(t *testing.T) {
+	dir, pid := mountDir(t, "--pages", "2")
+	syscall.Kill(pid, syscall.SIGKILL)
+	if !processGone(pid, 5*time.Second) {
+		t.Fatal("daemon survived SIGKILL")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after kill -9: stat %v, want ENOTCONN", err)
+	}
+	r := nlfs(t, "", "mount", "--pages", "2", dir)
+	if r.code != 0 {
+		t.Fatalf("nlfs mount over a dead mount: %d %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "recovered") {
+		t.Errorf("mount did not say it recovered the dead mountpoint: %q", r.stderr)
+	}
+	if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+		t.Errorf("new mount's layout %q", got)
+	}
+	m := regexp.MustCompile(`daemon pid (\d+)`).FindStringSubmatch(r.stdout)
+	pid2, _ := strconv.Atoi(m[1])
+	syscall.Kill(pid2, syscall.SIGKILL)
+	processGone(pid2, 5*time.Second)
+	if r := nlfs(t, "", "umount", dir); r.code != 0 {
+		t.Fatalf("nlfs umount of a dead mount: %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dir); err != nil || isMounted(dir) {
+		t.Errorf("after umount of a dead mount: stat %v, mounted %v", err, isMounted(dir))
+	}
+}
+
+// TestForegroundSignals: -f stays attached; SIGTERM and SIGINT unmount
+// cleanly, lazily when a reader still holds the view open.
+func TestForegroundSignals(t *testing.T) {
+	requireFUSE(t)
+	for _, tc := range []struct {
+		name   string
+		sig    syscall.Signal
+		holdFD bool
+	}{
+		{"SIGTERM", syscall.SIGTERM, false},
+		{"SIGINT", syscall.SIGINT, false},
+		{"SIGTERM while view is open", syscall.SIGTERM, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(nlfsBin, "mount", "-f", "--pages", "2", dir)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				if isMounted(dir) {
+					detach(dir)
+				}
+			})
+			for i := 0; !isMounted(dir); i++ {
+				if i > 500 {
+					t.Fatalf("not mounted after 5 s: %s", stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			var holder *exec.Cmd
+			if tc.holdFD {
+				holder = exec.Command("sleep", "30")
+				f, err := os.Open(filepath.Join(dir, "view"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				holder.Stdin = f
+				holder.Start()
+				f.Close()
+				t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+			}
+			cmd.Process.Signal(tc.sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("daemon exit after %v: %v (%s)", tc.sig, err, stderr.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("daemon still running 10 s after %v", tc.sig)
+			}
+			if isMounted(dir) {
+				t.Errorf("%s still mounted after %v", dir, tc.sig)
+			}
+		})
+	}
+}
+
+func TestApply(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	var store []byte
+	for _, c := range "ABCD" {
+		store = append(store, bytes.Repeat([]byte{byte(c)}, 4096)...)
+	}
+	os.WriteFile(src, store, 0o644)
+	lay := filepath.Join(dir, "layout")
+	os.WriteFile(lay, []byte("3 1 1 0\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	if r := nlfs(t, "", "apply", "--layout", lay, "--source", src, "-o", out); r.code != 0 {
+		t.Fatalf("apply: %d %s", r.code, r.stderr)
+	}
+	got, _ := os.ReadFile(out)
+	var want []byte
+	for _, c := range "DBBA" {
+		want = append(want, bytes.Repeat([]byte{byte(c)}, 4096)...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("apply wrote %d bytes, not pages D B B A", len(got))
+	}
+	// Source on standard input, view on standard output.
+	if r := nlfs(t, string(store), "apply", "--layout", lay); r.code != 0 || r.stdout != string(want) {
+		t.Errorf("apply from stdin: exit %d, %d bytes", r.code, len(r.stdout))
+	}
+	os.WriteFile(lay, []byte("0 1\nremap 0 2 3\n"), 0o644)
+	checkOneLine(t, nlfs(t, "", "apply", "--layout", lay, "--source", src), exitLayout, "line 2, column 11: page 4 is past the end of data (4 pages)")
+	checkOneLine(t, nlfs(t, "", "apply", "--source", src), exitUsage, "--layout FILE is required")
+}
+
+func TestLayoutCommands(t *testing.T) {
+	cases := []struct {
+		args   []string
+		stdin  string
+		stdout string
+	}{
+		{[]string{"layout", "gen", "reverse", "8"}, "", "7-0\n"},
+		{[]string{"layout", "gen", "identity", "4"}, "", "0-3\n"},
+		{[]string{"layout", "gen", "rotate", "4", "1"}, "", "1-3 0\n"},
+		{[]string{"layout", "fmt", "-"}, "0 1 2 3 7 6 5 4 # comment\n", "0-3 7-4\n"},
+		{[]string{"layout", "fmt", "-"}, "0*3, 0-1*2", "0 0 0 0-1 0-1\n"},
+		{[]string{"layout", "check", "--pages", "8", "-"}, "7-0", "-: ok: 8 view pages in 8 runs\n"},
+	}
+	for _, c := range cases {
+		r := nlfs(t, c.stdin, c.args...)
+		if r.code != 0 || r.stdout != c.stdout {
+			t.Errorf("nlfs %s: exit %d stdout %q stderr %q, want %q", strings.Join(c.args, " "), r.code, r.stdout, r.stderr, c.stdout)
+		}
+	}
+	checkOneLine(t, nlfs(t, "0 1\n2 x", "layout", "check", "-"), exitLayout, `-: line 2, column 3: unexpected "x"`)
+	checkOneLine(t, nlfs(t, "9", "layout", "check", "--pages", "8", "-"), exitLayout, "page 9 is past the end of data (8 pages)")
+	checkOneLine(t, nlfs(t, "", "layout", "gen", "spiral", "3"), exitUsage, "spiral")
+	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "x"), exitUsage, `"x" is not a number`)
+}

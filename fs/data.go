@@ -1,0 +1,88 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// dataNode is the store in file order. It resizes like a regular file.
+type dataNode struct {
+	fusefs.Inode
+	root *Root
+}
+
+var (
+	_ = (fusefs.NodeOpener)((*dataNode)(nil))
+	_ = (fusefs.NodeReader)((*dataNode)(nil))
+	_ = (fusefs.NodeWriter)((*dataNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*dataNode)(nil))
+	_ = (fusefs.NodeSetattrer)((*dataNode)(nil))
+	_ = (fusefs.NodeFsyncer)((*dataNode)(nil))
+)
+
+// Open serves data with direct IO: the view writes into the same store
+// behind the kernel's back, so read(2) must always come here.
+func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if errno := n.truncate(0); errno != 0 {
+			return nil, 0, errno
+		}
+	}
+	return nil, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (n *dataNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	k, err := n.root.m.ReadData(dest, off)
+	if err != nil {
+		return nil, n.root.fail("read data", err)
+	}
+	return fuse.ReadResultData(dest[:k]), 0
+}
+
+func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	k, err := n.root.m.WriteData(data, off)
+	if k > 0 {
+		n.root.invalidateView()
+	}
+	if err != nil {
+		return uint32(k), n.root.fail("write data", err)
+	}
+	return uint32(k), 0
+}
+
+func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = 0o644
+	setSize(&out.Attr, n.root.m.DataSize())
+	return 0
+}
+
+func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(int64(size)); errno != 0 {
+			return errno
+		}
+	}
+	return n.Getattr(ctx, f, out)
+}
+
+func (n *dataNode) truncate(size int64) syscall.Errno {
+	if err := n.root.m.Truncate(size); err != nil {
+		return n.root.fail("truncate data", err)
+	}
+	n.root.invalidateView()
+	return 0
+}
+
+// Fsync has nothing to do: the store is memory.
+func (n *dataNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
+	return 0
+}
+
+// setSize reports size and the blocks it occupies (for du and ls -s).
+func setSize(a *fuse.Attr, size int64) {
+	a.Size = uint64(size)
+	a.Blocks = (uint64(size) + 511) / 512
+}

@@ -1,0 +1,99 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/nlfs/nlfs/remapper"
+)
+
+// generatedNode is a read-only file whose text is made when it is opened
+// and kept for that descriptor, so that a reader in several chunks gets one
+// consistent snapshot (as seq_file's single_open does).
+type generatedNode struct {
+	fusefs.Inode
+	gen func() []byte
+}
+
+var (
+	_ = (fusefs.NodeOpener)((*generatedNode)(nil))
+	_ = (fusefs.NodeReader)((*generatedNode)(nil))
+	_ = (fusefs.NodeGetattrer)((*generatedNode)(nil))
+)
+
+// snapshot is the text one descriptor of a generated file reads.
+type snapshot []byte
+
+func (n *generatedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return nil, 0, syscall.EACCES
+	}
+	return snapshot(n.gen()), fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (n *generatedNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	text, ok := f.(snapshot)
+	if !ok {
+		text = n.gen()
+	}
+	if off >= int64(len(text)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	return fuse.ReadResultData(text[off:min(off+int64(len(dest)), int64(len(text)))]), 0
+}
+
+func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = 0o444
+	text, ok := f.(snapshot)
+	if !ok {
+		text = n.gen()
+	}
+	setSize(&out.Attr, int64(len(text)))
+	return 0
+}
+
+// renderStatus is the status file: one `key: value` per line.
+func (r *Root) renderStatus() []byte {
+	st := r.m.Status()
+	r.mu.Lock()
+	gen, lastErr, pinned := r.generation, r.lastError, r.pinned != nil
+	r.mu.Unlock()
+	if lastErr == "" {
+		lastErr = "none"
+	}
+	mode := "identity (follows data)"
+	if pinned {
+		mode = "pinned"
+	}
+	var b bytes.Buffer
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s: %v\n", k, v) }
+	kv("page_size", remapper.PageSize())
+	kv("data_bytes", st.DataBytes)
+	kv("data_pages", r.m.DataPages())
+	kv("view_pages", st.ViewPages)
+	kv("layout", mode)
+	kv("runs", st.Runs)
+	kv("backend", st.Backend)
+	kv("backend_reason", st.Reason)
+	kv("vmas", st.VMAs)
+	kv("max_map_count", st.MaxMapCount)
+	kv("generation", gen)
+	// One line whatever the message holds.
+	kv("last_error", strings.ReplaceAll(lastErr, "\n", " "))
+	return b.Bytes()
+}
+
+// renderVMAs lists the kernel's own record of the view mapping.
+func (r *Root) renderVMAs() []byte {
+	lines := r.m.MapsLines()
+	if len(lines) == 0 {
+		return []byte("# no VMA covers the view (backend " + string(r.m.Status().Backend) + ")\n")
+	}
+	return []byte(strings.Join(lines, "\n") + "\n")
+}

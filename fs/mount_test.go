@@ -1,0 +1,148 @@
+package fs
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// TestMain lets the test binary double as a client process (see client.go):
+// clients that mmap the mount must not live in the serving process.
+func TestMain(m *testing.M) {
+	if name := os.Getenv(clientEnv); name != "" {
+		os.Exit(runClient(name, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// requireFUSE skips a test that needs /dev/fuse where there is none, unless
+// NLFS_REQUIRE_FUSE=1 (as in CI), where that is a failure.
+func requireFUSE(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
+			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
+		}
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
+				t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
+			}
+			t.Skip("not root and no fusermount3 (apt-get install fuse3)")
+		}
+	}
+}
+
+// testMount mounts a Root made from opts on a temporary directory and
+// unmounts it when the test ends. FUSE traces go to the test log with
+// NLFS_TEST_DEBUG=1; a panic in a handler fails the test.
+func testMount(t *testing.T, opts Options) (string, *Root) {
+	t.Helper()
+	requireFUSE(t)
+	mnt := t.TempDir()
+	root, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv, err := Mount(mnt, root, MountOptions{
+		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
+		Logger: log.New(testWriter{t}, "", 0),
+		PanicHandler: func(p any) fuse.Status {
+			t.Errorf("panic in FUSE handler: %v", p)
+			return fuse.EIO
+		},
+	})
+	if err != nil {
+		root.Close()
+		t.Fatalf("Mount: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+		srv.Wait()
+		root.Close()
+	})
+	return mnt, root
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// sh runs a shell command line in a child process with the mount as its
+// working directory, as a person would, and returns its stdout. A child
+// process keeps the kernel from blocking this (serving) process on itself.
+func sh(t *testing.T, mnt, script string) string {
+	t.Helper()
+	out, err := shErr(mnt, script)
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", script, err)
+	}
+	return out
+}
+
+// shErr is sh that returns the failure (with stderr) instead of failing.
+func shErr(mnt, script string) (string, error) {
+	// cd inside the child, never cmd.Dir: a chdir between fork and exec
+	// would ask this very process (the server) for ACCESS and deadlock.
+	cmd := exec.Command("bash", "-c", `cd "$1" && `+script, "bash", mnt)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// status parses the status file into its keys.
+func status(t *testing.T, mnt string) map[string]string {
+	t.Helper()
+	kv := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(sh(t, mnt, "cat status")), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("status line %q is not `key: value`", line)
+		}
+		kv[k] = v
+	}
+	return kv
+}
+
+// letters returns n pages, page i filled with 'A'+i.
+func letters(n int) []byte {
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b, bytes.Repeat([]byte{byte('A' + i%26)}, pageSize)...)
+	}
+	return b
+}
+
+// pageLetters summarizes content as one letter per page ('?' for a page
+// that is not one letter repeated, '0' for zeros).
+func pageLetters(b []byte) string {
+	var s strings.Builder
+	for off := 0; off < len(b); off += pageSize {
+		p := b[off:min(off+pageSize, len(b))]
+		switch {
+		case bytes.Count(p, p[:1]) != len(p):
+			s.WriteByte('?')
+		case p[0] == 0:
+			s.WriteByte('0')
+		default:
+			s.WriteByte(p[0])
+		}
+	}
+	return s.String()
+}

@@ -1,0 +1,669 @@
+package layout
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MapInfo is what the renderers know beyond the runs.
+type MapInfo struct {
+	// DataPages is the store's size in pages now; store pages >= DataPages are past the end of data (they
+	// read as zeros) and are marked. Negative or math.MaxInt64 (what `nlfs layout show` passes without
+	// --pages) means unknown: nothing is marked and the totals say "unknown".
+	DataPages  int64
+	VMAs       int64    // the kernel's VMAs covering the view, -1 if unknown (e.g. `nlfs layout show` without a mount)
+	Backend    string   // "" if unknown
+	Frames     []uint64 // physical frame number of each view page (len == view pages), nil if unknown; 0 = not resident
+	FramesNote string   // why Frames is nil, e.g. "physical frames need root (/proc/self/pagemap)"; "" if not asked
+}
+
+// Limits of the drawings. They are what keeps `map` and `map.svg` a screenful or two and under a
+// mebibyte whatever the view: a reader of a 1,048,576-page shuffle wants its shape and its totals,
+// not a million lines.
+const (
+	mapSmallView  = 64 // views up to this many pages are drawn page by page
+	mapTextWidth  = 80 // the terminal the text map is laid out for
+	mapHeadItems  = 25 // large views: lines of runs shown from the start of the view...
+	mapTailItems  = 14 // ...and from its end, around one "... N more runs ..." line
+	mapAliasItems = 6  // at most this many "also at view" entries per row
+	mapFrameLines = 16 // at most this many shared frames listed
+)
+
+// mapStats are the totals both renderers print, computed in one pass over the runs plus one sort.
+type mapStats struct {
+	viewPages int64 // sum of run counts
+	runs      int   // non-empty runs
+	dataKnown bool
+	dataPages int64
+	fileEnd   int64 // highest store page shown + 1; 0 for an empty view
+	shown     int64 // distinct store pages shown
+	aliased   int64 // store pages shown at more than one view page
+	pastData  int64 // view pages that show a store page past the end of data
+}
+
+// mapRuns drops runs that no layout produces (empty, negative pages, or pages or a view so large
+// that sums would overflow) so that the renderers cannot panic or loop on them; it copies only when
+// it must, so the common case costs nothing.
+func mapRuns(runs []Run) []Run {
+	const big = 1 << 62
+	var view int64
+	for i, r := range runs {
+		if r.Count <= 0 || r.File < 0 || r.Count > big || r.File > big || view+r.Count > big {
+			out := slices.Clone(runs[:i])
+			for _, r := range runs[i:] {
+				if r.Count > 0 && r.File >= 0 && r.Count <= big && r.File <= big && view+r.Count <= big {
+					out = append(out, r)
+					view += r.Count
+				}
+			}
+			return out
+		}
+		view += r.Count
+	}
+	return runs
+}
+
+// newMapStats computes the totals. Aliasing is counted on the runs, not the pages (a sweep over the
+// runs sorted by store page), so its cost depends on the number of runs only: a 2^40-page identity
+// view is one run and costs nothing.
+func newMapStats(runs []Run, info MapInfo) mapStats {
+	st := mapStats{runs: len(runs), dataPages: info.DataPages}
+	st.dataKnown = info.DataPages >= 0 && info.DataPages != math.MaxInt64
+	type span struct{ a, b int64 }
+	spans := make([]span, len(runs))
+	sorted, reversed := true, true
+	for i, r := range runs {
+		st.viewPages += r.Count
+		end := r.File + r.Count
+		st.fileEnd = max(st.fileEnd, end)
+		if st.dataKnown && end > info.DataPages {
+			st.pastData += end - max(r.File, info.DataPages)
+		}
+		spans[i] = span{r.File, end}
+		if i > 0 {
+			sorted = sorted && spans[i-1].a <= r.File
+			reversed = reversed && spans[i-1].a >= r.File
+		}
+	}
+	// Most layouts people write are already in store order or in reverse; only shuffles pay for a
+	// sort, and a radix sort keeps even those linear in the runs.
+	switch {
+	case sorted:
+	case reversed:
+		slices.Reverse(spans)
+	default:
+		mapRadixSort(spans, func(s span) uint64 { return uint64(s.a) })
+	}
+	// covered: every page below it that some span covers has been seen; twice: likewise for pages
+	// covered at least twice (see the loop: with spans sorted by start, both are prefixes of what is left).
+	var covered, twice int64 = math.MinInt64, math.MinInt64
+	for _, s := range spans {
+		if hi := min(s.b, covered); hi > max(s.a, twice) {
+			st.aliased += hi - max(s.a, twice)
+			twice = hi
+		}
+		if s.b > max(s.a, covered) {
+			st.shown += s.b - max(s.a, covered)
+			covered = s.b
+		}
+	}
+	return st
+}
+
+// mapRadixSort sorts s by key, stably, in time linear in len(s): a least-significant-digit radix sort
+// in 11-bit digits, with only as many passes as the largest key needs (two for a million pages).
+func mapRadixSort[T any](s []T, key func(T) uint64) {
+	const digit = 11
+	if len(s) < 2 {
+		return
+	}
+	var top uint64
+	for _, x := range s {
+		top |= key(x)
+	}
+	tmp := make([]T, len(s))
+	src, dst := s, tmp
+	for shift := 0; shift < 64 && top>>shift != 0; shift += digit {
+		var count [1<<digit + 1]int
+		for _, x := range src {
+			count[(key(x)>>shift)&(1<<digit-1)+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range src {
+			d := (key(x) >> shift) & (1<<digit - 1)
+			dst[count[d]] = x
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &s[0] {
+		copy(s, src)
+	}
+}
+
+// past reports whether store page f is past the end of data.
+func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPages }
+
+// RenderText draws the mapping as text (the `map` file, `nlfs layout show`).
+//
+// Views up to 64 pages get one row per view page and a drawing in the manner of TLPI Figure 49-5;
+// larger ones get their runs, summarized to at most about 40 lines. Both end in `key: value` totals
+// and, when asked for, the physical frames. The output is bounded (about 120 lines) for any input and
+// costs time linear in the runs plus one sort of them.
+func RenderText(w io.Writer, runs []Run, info MapInfo) error {
+	runs = mapRuns(runs)
+	st := newMapStats(runs, info)
+	var b bytes.Buffer
+	switch {
+	case st.viewPages == 0:
+		b.WriteString("empty view (0 pages)\n")
+	case st.viewPages <= mapSmallView:
+		textSmall(&b, Pages(runs), &st)
+	default:
+		textLarge(&b, runs, &st)
+	}
+	b.WriteByte('\n')
+	textTotals(&b, &st, info)
+	textFrames(&b, &st, info)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// textTotals writes the totals with the same keys as the status file where there is one, so that
+// scripts can grep either.
+func textTotals(b *bytes.Buffer, st *mapStats, info MapInfo) {
+	data := "unknown"
+	if st.dataKnown {
+		data = strconv.FormatInt(st.dataPages, 10)
+	}
+	vmas := "unknown"
+	if info.VMAs >= 0 {
+		vmas = strconv.FormatInt(info.VMAs, 10)
+	}
+	backend := "unknown"
+	if info.Backend != "" {
+		backend = info.Backend
+	}
+	fmt.Fprintf(b, "view_pages: %d\n", st.viewPages)
+	fmt.Fprintf(b, "data_pages: %s\n", data)
+	fmt.Fprintf(b, "runs: %d\n", st.runs)
+	fmt.Fprintf(b, "vmas: %s\n", vmas)
+	fmt.Fprintf(b, "backend: %s\n", backend)
+	fmt.Fprintf(b, "store_pages_shown: %d\n", st.shown)
+	fmt.Fprintf(b, "aliased_store_pages: %d\n", st.aliased)
+	fmt.Fprintf(b, "view_pages_past_data: %d\n", st.pastData)
+}
+
+// textSmall draws a view of at most 64 pages page by page: the rows, then the figure.
+func textSmall(b *bytes.Buffer, pages []int64, st *mapStats) {
+	views := mapViewsOf(pages)
+	vw := len(strconv.Itoa(len(pages) - 1))
+	fw := 0
+	for _, f := range pages {
+		fw = max(fw, len(strconv.FormatInt(f, 10)))
+	}
+	for v, f := range pages {
+		row := fmt.Sprintf("view %*d -> file %*d", vw, v, fw, f)
+		var notes []string
+		if others := views[f]; len(others) > 1 {
+			notes = append(notes, "alias: also at view "+mapPageList(others, int64(v), mapAliasItems))
+		}
+		if st.past(f) {
+			notes = append(notes, "past the end of data: reads as zeros")
+		}
+		if len(notes) > 0 {
+			row += "  (" + strings.Join(notes, "; ") + ")"
+		}
+		b.WriteString(row)
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	if !textFigure(b, pages, views, st) {
+		textTable(b, pages, views, st)
+	}
+}
+
+// mapViewsOf maps each store page of a small view to the view pages that show it, in view order.
+func mapViewsOf(pages []int64) map[int64][]int64 {
+	views := make(map[int64][]int64, len(pages))
+	for v, f := range pages {
+		views[f] = append(views[f], int64(v))
+	}
+	return views
+}
+
+// mapPageList writes sorted pages as "1, 3-7, 9", leaving out skip (the row's own page) and stopping
+// after limit entries, so that a page shown at all 64 view pages still makes a short row.
+func mapPageList(pages []int64, skip int64, limit int) string {
+	var parts []string
+	left := 0
+	for i := 0; i < len(pages); {
+		if pages[i] == skip {
+			i++
+			continue
+		}
+		j := i
+		for j+1 < len(pages) && pages[j+1] == pages[j]+1 && pages[j+1] != skip {
+			j++
+		}
+		if len(parts) < limit {
+			if j > i {
+				parts = append(parts, fmt.Sprintf("%d-%d", pages[i], pages[j]))
+			} else {
+				parts = append(parts, strconv.FormatInt(pages[i], 10))
+			}
+		} else {
+			left += j - i + 1
+		}
+		i = j + 1
+	}
+	s := strings.Join(parts, ", ")
+	if left > 0 {
+		s += fmt.Sprintf(", and %d more", left)
+	}
+	return s
+}
+
+// mapStoreColumns chooses the store pages drawn in the lower row of a small view's picture: the whole
+// store when it has at most limit pages (so unused pages show too, as in TLPI's figure), plus any
+// page past its end that the view shows; otherwise just the pages the view shows. Sorted.
+func mapStoreColumns(pages []int64, views map[int64][]int64, st *mapStats, limit int) []int64 {
+	var cols []int64
+	if st.dataKnown && st.dataPages <= int64(limit) {
+		for f := range st.dataPages {
+			cols = append(cols, f)
+		}
+		for f := range views {
+			if f >= st.dataPages {
+				cols = append(cols, f)
+			}
+		}
+	}
+	if cols == nil || len(cols) > limit {
+		cols = cols[:0]
+		for f := range views {
+			cols = append(cols, f)
+		}
+	}
+	slices.Sort(cols)
+	return cols
+}
+
+// mapBoxes is a row of page boxes "[ 0 ][ 1 ]" whose cells are width wide and centred on
+// prefix + width*i + width/2.
+type mapBoxes struct {
+	prefix, width int
+}
+
+func (bx mapBoxes) centre(i int) int { return bx.prefix + bx.width*i + bx.width/2 }
+
+// row draws label and one box per page.
+func (bx mapBoxes) row(label string, pages []int64) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "%-*s", bx.prefix, label)
+	inner := bx.width - 2
+	for _, p := range pages {
+		n := strconv.FormatInt(p, 10)
+		right := (inner - len(n)) / 2
+		s.WriteByte('[')
+		s.WriteString(strings.Repeat(" ", inner-len(n)-right))
+		s.WriteString(n)
+		s.WriteString(strings.Repeat(" ", right))
+		s.WriteByte(']')
+	}
+	return strings.TrimRight(s.String(), " ")
+}
+
+// marks draws, under a row of store boxes, "xN" under a page shown at N > 1 view pages and "!" under
+// a page past the end of data (which matters more, so it wins when both apply).
+func (bx mapBoxes) marks(pages []int64, views map[int64][]int64, st *mapStats) (line string, alias, past bool) {
+	s := []byte(strings.Repeat(" ", bx.prefix+bx.width*len(pages)))
+	for i, f := range pages {
+		var m string
+		switch {
+		case st.past(f):
+			m, past = "!", true
+		case len(views[f]) > 1:
+			m, alias = "x"+strconv.Itoa(len(views[f])), true
+		default:
+			continue
+		}
+		if len(m) > bx.width-1 {
+			m = "*"
+		}
+		copy(s[bx.centre(i)-(len(m)-1)/2:], m)
+	}
+	return strings.TrimRight(string(s), " "), alias, past
+}
+
+// mapCellWidth picks the widest box style ("[ 12 ]", then "[12 ]"... down to "[12]") that fits n boxes
+// after prefix in the terminal, or 0 when none does.
+func mapCellWidth(digits, n, prefix int) int {
+	for w := digits + 4; w >= digits+2; w-- {
+		if prefix+n*w <= mapTextWidth {
+			return w
+		}
+	}
+	return 0
+}
+
+// textFigure draws TLPI Figure 49-5 for a view that fits on one row: the view pages (the memory
+// region) on top, the store pages (the data file) below, and one line per view page from the store
+// page it shows ("o") to its own column ("^"). It reports false when the view is too wide for one row.
+func textFigure(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapStats) bool {
+	const prefix = len("view 00 ")
+	cols := mapStoreColumns(pages, views, st, (mapTextWidth-prefix)/4)
+	digits := len(strconv.Itoa(len(pages) - 1))
+	for _, f := range cols {
+		digits = max(digits, len(strconv.FormatInt(f, 10)))
+	}
+	w := mapCellWidth(digits, max(len(pages), len(cols)), prefix)
+	if w == 0 {
+		cols = mapStoreColumns(pages, views, st, len(pages))
+		if w = mapCellWidth(digits, len(pages), prefix); w == 0 {
+			return false
+		}
+	}
+	bx := mapBoxes{prefix, w}
+	at := make(map[int64]int, len(cols))
+	for i, f := range cols {
+		at[f] = i
+	}
+	b.WriteString(bx.row("view", mapSeq(len(pages))) + "\n")
+	for v, f := range pages {
+		line := []byte(fmt.Sprintf("%-*s", bx.centre(max(v, at[f]))+1, fmt.Sprintf("view %d", v)))
+		from, to := bx.centre(at[f]), bx.centre(v)
+		for x := min(from, to); x <= max(from, to); x++ {
+			line[x] = '-'
+		}
+		switch {
+		case from == to:
+			line[to] = '*'
+		case to-from > 2:
+			line[to-1] = '>'
+		case from-to > 2:
+			line[to+1] = '<'
+		}
+		if from != to {
+			line[from], line[to] = 'o', '^'
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	b.WriteString(bx.row("data", cols) + "\n")
+	m, alias, past := bx.marks(cols, views, st)
+	if alias || past {
+		b.WriteString(m + "\n")
+	}
+	b.WriteString("o-->^: data page o is shown at view page ^ (* when both are in one column)\n")
+	mapMarkLegend(b, alias, past)
+	return true
+}
+
+func mapMarkLegend(b *bytes.Buffer, alias, past bool) {
+	if alias {
+		b.WriteString("xN: data page shown at N view pages (aliased)\n")
+	}
+	if past {
+		b.WriteString("!: data page past the end of data (reads as zeros)\n")
+	}
+}
+
+// mapSeq is 0..n-1.
+func mapSeq(n int) []int64 {
+	s := make([]int64, n)
+	for i := range s {
+		s[i] = int64(i)
+	}
+	return s
+}
+
+// textTable is the figure for views too wide for one row: in groups of up to 16 view pages, each view
+// page's box above the box of the data page it shows.
+func textTable(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapStats) {
+	digits := len(strconv.Itoa(len(pages) - 1))
+	for _, f := range pages {
+		digits = max(digits, len(strconv.FormatInt(f, 10)))
+	}
+	const prefix = len("view ")
+	group := 16
+	w := mapCellWidth(digits, group, prefix)
+	for w == 0 && group > 1 {
+		group--
+		w = mapCellWidth(digits, group, prefix)
+	}
+	w = max(w, digits+2) // a page number too wide for 80 columns still gets a box of its own
+	bx := mapBoxes{prefix, w}
+	var alias, past bool
+	for start := 0; start < len(pages); start += group {
+		g := pages[start:min(start+group, len(pages))]
+		if start > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(bx.row("view", mapSeq(start + len(g))[start:]) + "\n")
+		arrows := []byte(strings.Repeat(" ", bx.centre(len(g)-1)+1))
+		for i := range g {
+			arrows[bx.centre(i)] = '^'
+		}
+		b.Write(arrows)
+		b.WriteByte('\n')
+		b.WriteString(bx.row("data", g) + "\n")
+		m, a, p := bx.marks(g, views, st)
+		alias, past = alias || a, past || p
+		if a || p {
+			b.WriteString(m + "\n")
+		}
+	}
+	b.WriteString("^ the data page below is shown at the view page above\n")
+	mapMarkLegend(b, alias, past)
+}
+
+// mapItem is one line of a large view's listing: one run, or a stretch of runs of equal length whose
+// store pages go in equal steps: -1 page for a reversed view, 0 for a repeated page or block, K for
+// an interleave, minus the block for blocks in reverse order. Those are the layouts people write that
+// make many runs, and each reads best as one line.
+type mapItem struct {
+	view, file int64 // first view page, its store page
+	count      int64 // pages in each run
+	runs       int   // runs covered (1 for a plain run)
+	step       int64 // store page step from one run to the next
+}
+
+func (it mapItem) pages() int64 { return it.count * int64(it.runs) }
+
+// nextMapItem returns the item starting at runs[i] (whose first view page is view) and the index after it.
+func nextMapItem(runs []Run, i int, view int64) (mapItem, int) {
+	r := runs[i]
+	it := mapItem{view: view, file: r.File, count: r.Count, runs: 1}
+	if i+1 >= len(runs) || runs[i+1].Count != r.Count {
+		return it, i + 1
+	}
+	step := runs[i+1].File - r.File
+	j := i + 1
+	for j+1 < len(runs) && runs[j+1].Count == r.Count && runs[j+1].File-runs[j].File == step {
+		j++
+	}
+	n := j - i + 1
+	if n < 3 && step != 0 && (r.Count != 1 || step != -1) {
+		return it, i + 1 // two runs in an arbitrary step read better as two lines
+	}
+	it.runs, it.step = n, step
+	return it, j + 1
+}
+
+// mapSpan writes store pages a..b as "a" or "a-b".
+func mapSpan(a, b int64) string {
+	if a == b {
+		return strconv.FormatInt(a, 10)
+	}
+	return fmt.Sprintf("%d-%d", a, b)
+}
+
+// text is the line for it, in two parts to align, e.g. "view 0-59999", "file 59999-0 (descending, 60000 runs)".
+func (it mapItem) text(st *mapStats) (viewPart, filePart string) {
+	viewPart = "view " + mapSpan(it.view, it.view+it.pages()-1)
+	c, n := it.count, int64(it.runs)
+	last := it.file + (n-1)*it.step // first store page of the last run
+	switch {
+	case n == 1:
+		filePart = "file " + mapSpan(it.file, it.file+c-1)
+	case it.step == 0 && c == 1:
+		filePart = fmt.Sprintf("file %d (repeated, %d runs)", it.file, n)
+	case it.step == 0:
+		filePart = fmt.Sprintf("file %s (repeated, %d runs of %d pages)", mapSpan(it.file, it.file+c-1), n, c)
+	case c == 1 && it.step == -1:
+		filePart = fmt.Sprintf("file %d-%d (descending, %d runs)", it.file, last, n)
+	case c == 1:
+		filePart = fmt.Sprintf("file %d-%d (step %d, %d runs)", it.file, last, it.step, n)
+	default:
+		// The first two runs and the last say the pattern: "file 12-15, 8-11, ..., 0-3".
+		sep := ", ..., "
+		if n == 3 {
+			sep = ", "
+		}
+		filePart = fmt.Sprintf("file %s, %s%s%s (%d runs of %d pages)", mapSpan(it.file, it.file+c-1),
+			mapSpan(it.file+it.step, it.file+it.step+c-1), sep, mapSpan(last, last+c-1), n, c)
+	}
+	if st.past(max(it.file, last) + c - 1) {
+		filePart += " (past the end of data)"
+	}
+	return viewPart, filePart
+}
+
+// textLarge lists a large view's runs: the first and last few lines of it, with the middle counted.
+// Two passes (count, then print) keep memory constant whatever the view.
+func textLarge(b *bytes.Buffer, runs []Run, st *mapStats) {
+	total := 0
+	var view int64
+	for i := 0; i < len(runs); total++ {
+		var it mapItem
+		it, i = nextMapItem(runs, i, view)
+		view += it.pages()
+	}
+	type line struct{ v, f string }
+	var lines []line
+	skipped, skippedRuns := false, 0
+	var skipFrom, skipTo int64
+	view = 0
+	for i, n := 0, 0; i < len(runs); n++ {
+		var it mapItem
+		it, i = nextMapItem(runs, i, view)
+		view += it.pages()
+		if n < mapHeadItems || n >= total-mapTailItems || total <= mapHeadItems+mapTailItems+1 {
+			v, f := it.text(st)
+			lines = append(lines, line{v, f})
+			continue
+		}
+		if !skipped {
+			skipped, skipFrom = true, it.view
+			lines = append(lines, line{}) // where the summary goes
+		}
+		skippedRuns += it.runs
+		skipTo = it.view + it.pages() - 1
+	}
+	vw := 0
+	for _, l := range lines {
+		vw = max(vw, len(l.v))
+	}
+	if total == len(lines) {
+		fmt.Fprintf(b, "%d runs (view pages -> the data pages they show):\n", st.runs)
+	} else {
+		fmt.Fprintf(b, "%d runs (view pages -> the data pages they show), the first %d and last %d lines:\n",
+			st.runs, mapHeadItems, mapTailItems)
+	}
+	for _, l := range lines {
+		if l.v == "" {
+			fmt.Fprintf(b, "... %d more runs (view %d-%d) ...\n", skippedRuns, skipFrom, skipTo)
+			continue
+		}
+		fmt.Fprintf(b, "%-*s -> %s\n", vw, l.v, l.f)
+	}
+}
+
+// textFrames shows which view pages share one physical frame: the kernel's own proof of aliasing, as
+// opposed to what the layout says. Frame 0 is what pagemap reports for a page not in memory (or to a
+// reader without the right to see frames), so it is never taken as a shared frame.
+func textFrames(b *bytes.Buffer, st *mapStats, info MapInfo) {
+	if info.Frames == nil {
+		if info.FramesNote != "" {
+			fmt.Fprintf(b, "frames: unknown (%s)\n", info.FramesNote)
+		}
+		return
+	}
+	if int64(len(info.Frames)) != st.viewPages {
+		fmt.Fprintf(b, "frames: unknown (%d frames given for %d view pages)\n", len(info.Frames), st.viewPages)
+		return
+	}
+	fs := mapFrameSharing(info.Frames)
+	b.WriteByte('\n')
+	fmt.Fprintf(b, "physical_frames: %d\n", fs.distinct)
+	fmt.Fprintf(b, "shared_frames: %d\n", fs.shared)
+	fmt.Fprintf(b, "view_pages_not_resident: %d\n", fs.absent)
+	for _, f := range fs.first {
+		fmt.Fprintf(b, "frame %#x: view %s\n", f.frame, mapPageList(f.views, -1, 2*mapAliasItems))
+	}
+	if more := fs.shared - int64(len(fs.first)); more > 0 {
+		fmt.Fprintf(b, "... %d more shared frames ...\n", more)
+	}
+}
+
+// mapSharedFrame is a physical frame seen at several view pages.
+type mapSharedFrame struct {
+	frame uint64
+	views []int64
+}
+
+type mapFramesSummary struct {
+	distinct, shared, absent int64
+	first                    []mapSharedFrame // the first few shared frames, in order of first view page
+}
+
+// mapFrameSharing counts distinct and shared frames with one sort of a copy (frames are arbitrary
+// 64-bit numbers, and a map of a million of them costs more than the sort), then lists the first
+// shared frames in view order.
+func mapFrameSharing(frames []uint64) mapFramesSummary {
+	var fs mapFramesSummary
+	sorted := slices.Clone(frames)
+	mapRadixSort(sorted, func(f uint64) uint64 { return f })
+	for i := 0; i < len(sorted); {
+		j := i
+		for j < len(sorted) && sorted[j] == sorted[i] {
+			j++
+		}
+		switch {
+		case sorted[i] == 0:
+			fs.absent += int64(j - i)
+		case j-i > 1:
+			fs.distinct++
+			fs.shared++
+		default:
+			fs.distinct++
+		}
+		i = j
+	}
+	isShared := func(f uint64) bool {
+		i, _ := slices.BinarySearch(sorted, f)
+		return f != 0 && i+1 < len(sorted) && sorted[i+1] == f
+	}
+	index := map[uint64]int{}
+	for v, f := range frames {
+		k, ok := index[f]
+		if !ok {
+			if len(fs.first) == mapFrameLines || !isShared(f) {
+				continue
+			}
+			k = len(fs.first)
+			index[f] = k
+			fs.first = append(fs.first, mapSharedFrame{frame: f})
+		}
+		fs.first[k].views = append(fs.first[k].views, int64(v))
+	}
+	return fs
+}

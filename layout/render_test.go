@@ -1,0 +1,506 @@
+package layout
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"image/png"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The golden files share the package's -update flag; it is looked up by name so that these tests
+// do not depend on which test file declares it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata")
+	}
+}
+
+func renderUpdating() bool { return flag.Lookup("update").Value.String() == "true" }
+
+// renderPages compiles a page list, the way a layout becomes runs.
+func renderPages(pages ...int64) []Run { return Compile(pages) }
+
+// renderReverse is n-1 ... 0: n single-page runs.
+func renderReverse(n int64) []Run {
+	pages := make([]int64, n)
+	for i := range pages {
+		pages[i] = n - 1 - int64(i)
+	}
+	return Compile(pages)
+}
+
+// renderShuffle is a fixed random permutation of n pages.
+func renderShuffle(n int, seed uint64) []Run {
+	r := rand.New(rand.NewPCG(seed, 0x6e6c6673))
+	pages := make([]int64, n)
+	for i, p := range r.Perm(n) {
+		pages[i] = int64(p)
+	}
+	return Compile(pages)
+}
+
+// renderRandomPlusRun is 60,000 random single-page runs from the upper half of a 200,000-page store,
+// then one long run over its lower half.
+func renderRandomPlusRun() []Run {
+	r := rand.New(rand.NewPCG(7, 7))
+	pages := make([]int64, 0, 160000)
+	for len(pages) < 60000 {
+		p := 100000 + r.Int64N(100000)
+		if n := len(pages); n > 0 && pages[n-1]+1 == p {
+			continue // keep every random page a run of its own
+		}
+		pages = append(pages, p)
+	}
+	for p := range int64(100000) {
+		pages = append(pages, p)
+	}
+	return Compile(pages)
+}
+
+type renderCase struct {
+	name string
+	runs func() []Run
+	info MapInfo
+}
+
+var renderCases = []renderCase{
+	{"empty", func() []Run { return nil }, MapInfo{DataPages: 16, VMAs: 0, Backend: "remap"}},
+	{"identity-8", func() []Run { return Identity(8) }, MapInfo{DataPages: 8, VMAs: 1, Backend: "remap"}},
+	{"tlpi", func() []Run { return renderPages(2, 1, 0) }, MapInfo{DataPages: 3, VMAs: 3, Backend: "remap"}},
+	{"reverse-8", func() []Run { return renderReverse(8) }, MapInfo{DataPages: 8, VMAs: 8, Backend: "mmap"}},
+	{"alias-0101", func() []Run { return renderPages(0, 1, 0, 1) }, MapInfo{DataPages: 2, VMAs: 2, Backend: "remap"}},
+	{"alias-555", func() []Run { return renderPages(5, 5, 5) }, MapInfo{DataPages: 8, VMAs: 3, Backend: "remap"}},
+	{"past-data", func() []Run { return renderPages(0, 1, 2, 3, 6, 7, 7) }, MapInfo{DataPages: 5, VMAs: 3, Backend: "remap"}},
+	{"unknown-data", func() []Run { return renderPages(9, 3, 1000) }, MapInfo{DataPages: math.MaxInt64, VMAs: -1}},
+	{"frames", func() []Run { return renderPages(0, 1, 0, 1, 2) }, MapInfo{DataPages: 4, VMAs: 3, Backend: "remap",
+		Frames: []uint64{0x1a2b3, 0x1a2b4, 0x1a2b3, 0x1a2b4, 0}}},
+	{"frames-note", func() []Run { return renderPages(2, 1, 0) }, MapInfo{DataPages: 3, VMAs: 3, Backend: "remap",
+		FramesNote: "physical frames need root (/proc/self/pagemap)"}},
+	{"interleave-40", func() []Run { return renderPages(renderInterleave(40, 4)...) }, MapInfo{DataPages: 40, VMAs: 40, Backend: "remap"}},
+	{"reverse-100000", func() []Run { return renderReverse(100000) }, MapInfo{DataPages: 100000, VMAs: -1, Backend: "gather"}},
+	{"random-60000-plus-run", renderRandomPlusRun, MapInfo{DataPages: 200000, VMAs: -1, Backend: "gather"}},
+	{"shuffle-1048576", func() []Run { return renderShuffle(1<<20, 1) }, MapInfo{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}},
+	{"blocks-2000", renderBlocks, MapInfo{DataPages: 3000, VMAs: 40, Backend: "remap"}},
+}
+
+// renderInterleave takes every k-th page: 0 k 2k ... 1 k+1 ...
+func renderInterleave(n, k int64) []int64 {
+	var pages []int64
+	for s := range k {
+		for p := s; p < n; p += k {
+			pages = append(pages, p)
+		}
+	}
+	return pages
+}
+
+// renderBlocks is a view of 2,000 pages in 40 runs of 50 pages taken in a scrambled order, with one
+// block past the end of data: few enough runs to be drawn as segments.
+func renderBlocks() []Run {
+	var runs []Run
+	for i := range int64(40) {
+		runs = append(runs, Run{View: 50 * i, File: 50 * ((i * 17) % 40), Count: 50})
+	}
+	runs[39].File = 2980
+	return runs
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, c := range renderCases {
+		t.Run(c.name, func(t *testing.T) {
+			runs := c.runs()
+			for _, kind := range []struct {
+				ext    string
+				render func(io.Writer, []Run, MapInfo) error
+			}{{".txt", RenderText}, {".svg", RenderSVG}} {
+				var b bytes.Buffer
+				if err := kind.render(&b, runs, c.info); err != nil {
+					t.Fatal(err)
+				}
+				renderGolden(t, filepath.Join("testdata", "render", c.name+kind.ext), b.Bytes())
+			}
+		})
+	}
+}
+
+func renderGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if renderUpdating() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./layout -run TestRenderGolden -update to create it)", err)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	if strings.HasSuffix(path, ".svg") {
+		// A density image is PNG-compressed by the standard library, whose compressed bytes may change
+		// between Go releases: compare such images by their pixels.
+		got, want = renderSamePixels(t, got), renderSamePixels(t, want)
+		if bytes.Equal(got, want) {
+			return
+		}
+	}
+	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := range max(len(gl), len(wl)) {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Fatalf("%s differs at line %d:\n got: %.200q\nwant: %.200q\n(-update rewrites it)", path, i+1, g, w)
+		}
+	}
+}
+
+var renderPNG = regexp.MustCompile(`data:image/png;base64,([A-Za-z0-9+/=]+)`)
+
+// renderSamePixels replaces each embedded PNG of an SVG by a digest of its pixels.
+func renderSamePixels(t *testing.T, doc []byte) []byte {
+	return renderPNG.ReplaceAllFunc(doc, func(m []byte) []byte {
+		raw, err := base64.StdEncoding.DecodeString(string(renderPNG.FindSubmatch(m)[1]))
+		if err != nil {
+			t.Fatalf("embedded PNG: %v", err)
+		}
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("embedded PNG: %v", err)
+		}
+		h := sha256.New()
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, a := img.At(x, y).RGBA()
+				fmt.Fprintf(h, "%x %x %x %x,", r, g, bl, a)
+			}
+		}
+		return fmt.Appendf(nil, "png %v %x", b.Size(), h.Sum(nil))
+	})
+}
+
+// TestRenderTLPI pins the essentials of the text map that the README and the demo show.
+func TestRenderTLPI(t *testing.T) {
+	var b bytes.Buffer
+	if err := RenderText(&b, renderPages(2, 1, 0), MapInfo{DataPages: 3, VMAs: 3, Backend: "remap"}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"view 0 -> file 2\nview 1 -> file 1\nview 2 -> file 0\n",
+		"view    [ 0 ][ 1 ][ 2 ]\n",
+		"data    [ 0 ][ 1 ][ 2 ]\n",
+		"view_pages: 3\n", "data_pages: 3\n", "runs: 3\n", "vmas: 3\n", "backend: remap\n",
+		"aliased_store_pages: 0\n", "view_pages_past_data: 0\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("map lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRenderMarks(t *testing.T) {
+	text := func(runs []Run, info MapInfo) string {
+		var b bytes.Buffer
+		if err := RenderText(&b, runs, info); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	out := text(renderPages(0, 1, 0, 1), MapInfo{DataPages: 2, VMAs: -1})
+	for _, want := range []string{"view 0 -> file 0  (alias: also at view 2)", "aliased_store_pages: 2\n", "vmas: unknown\n", "x2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("alias map lacks %q:\n%s", want, out)
+		}
+	}
+	out = text(renderPages(0, 6, 6), MapInfo{DataPages: 4, VMAs: -1})
+	for _, want := range []string{"view 1 -> file 6  (alias: also at view 2; past the end of data: reads as zeros)", "view_pages_past_data: 2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("past-data map lacks %q:\n%s", want, out)
+		}
+	}
+	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, Frames: []uint64{7, 9, 7}})
+	for _, want := range []string{"frame 0x7: view 0, 2\n", "shared_frames: 1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("frames map lacks %q:\n%s", want, out)
+		}
+	}
+	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, FramesNote: "physical frames need root"})
+	if !strings.Contains(out, "frames: unknown (physical frames need root)\n") {
+		t.Errorf("frames note missing:\n%s", out)
+	}
+	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, Frames: []uint64{7}})
+	if !strings.Contains(out, "frames: unknown (1 frames given for 3 view pages)") || strings.Contains(out, "frame 0x") {
+		t.Errorf("frames of the wrong length must not be used:\n%s", out)
+	}
+	out = text(renderReverse(60000), MapInfo{DataPages: 60000, VMAs: -1})
+	if !strings.Contains(out, "view 0-59999 -> file 59999-0 (descending, 60000 runs)\n") {
+		t.Errorf("reverse not collapsed:\n%s", out)
+	}
+	out = text([]Run{{0, 0, 10}, {10, 100, 10}, {20, 5, 200}}, MapInfo{DataPages: 50, VMAs: -1})
+	for _, want := range []string{"view 10-19  -> file 100-109 (past the end of data)\n", "view 0-9    -> file 0-9\n", "view_pages_past_data: 165\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("runs map lacks %q:\n%s", want, out)
+		}
+	}
+	out = text([]Run{{0, 12, 4}, {4, 8, 4}, {8, 4, 4}, {12, 0, 4}, {16, 0, 2}, {18, 0, 2}, {20, 0, 2}, {22, 0, 60}, {82, 0, 1}, {83, 4, 1}, {84, 8, 1}},
+		MapInfo{DataPages: 16, VMAs: -1})
+	for _, want := range []string{
+		"view 0-15  -> file 12-15, 8-11, ..., 0-3 (4 runs of 4 pages)\n",
+		"view 16-21 -> file 0-1 (repeated, 3 runs of 2 pages)\n",
+		"view 22-81 -> file 0-59 (past the end of data)\n",
+		"view 82-84 -> file 0-8 (step 4, 3 runs)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stretches map lacks %q:\n%s", want, out)
+		}
+	}
+	for _, empty := range [][]Run{nil, {}, {{0, 5, 0}}} {
+		if out := text(empty, MapInfo{DataPages: 4, VMAs: -1}); !strings.HasPrefix(out, "empty view") {
+			t.Errorf("empty view drawn as:\n%s", out)
+		}
+	}
+}
+
+// renderBruteStats counts the totals page by page, to check the run-based sweep.
+func renderBruteStats(pages []int64, dataPages int64) (shown, aliased, past int64) {
+	seen := map[int64]int{}
+	for _, p := range pages {
+		seen[p]++
+		if p >= dataPages {
+			past++
+		}
+	}
+	for _, n := range seen {
+		shown++
+		if n > 1 {
+			aliased++
+		}
+	}
+	return
+}
+
+// renderRandomRuns makes a view of a random shape: a mix of long runs, single pages, repeats,
+// descending stretches and huge counts, so that the bounds are tested on more than shuffles.
+func renderRandomRuns(r *rand.Rand) []Run {
+	var runs []Run
+	var view int64
+	add := func(file, count int64) {
+		runs = append(runs, Run{View: view, File: file, Count: count})
+		view += count
+	}
+	pieces := r.IntN(6)
+	if r.IntN(4) == 0 {
+		pieces = r.IntN(3000)
+	}
+	store := int64(1) << r.IntN(40)
+	for range pieces {
+		switch r.IntN(5) {
+		case 0: // a long run
+			n := 1 + r.Int64N(store)
+			add(r.Int64N(store), n)
+		case 1: // random single pages
+			for range r.IntN(200) {
+				add(r.Int64N(store), 1)
+			}
+		case 2: // a repeated page
+			p := r.Int64N(store)
+			for range r.IntN(100) {
+				add(p, 1)
+			}
+		case 3: // descending
+			p := r.Int64N(store) + 200
+			for i := range int64(r.IntN(200)) {
+				add(p-i, 1)
+			}
+		case 4: // a few small pages, to make small views likely
+			for range r.IntN(8) {
+				add(r.Int64N(8), 1+r.Int64N(3))
+			}
+		}
+	}
+	return runs
+}
+
+func TestRenderProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 400
+	if testing.Short() {
+		n = 50
+	}
+	for i := range n {
+		runs := renderRandomRuns(r)
+		info := MapInfo{DataPages: r.Int64N(1 << 20), VMAs: int64(r.IntN(3)) - 1}
+		if r.IntN(3) == 0 {
+			info.DataPages = math.MaxInt64
+		}
+		renderCheck(t, fmt.Sprintf("case %d", i), runs, info)
+	}
+	renderCheck(t, "shuffle", renderShuffle(1<<20, 9), MapInfo{DataPages: 1 << 19, VMAs: -1, Frames: make([]uint64, 1<<20)})
+	renderCheck(t, "alternating", renderPages(renderAlternating(1<<18)...), MapInfo{DataPages: 2, VMAs: -1})
+	renderCheck(t, "huge", []Run{{0, 1 << 52, 1 << 52}, {1 << 52, 0, 1 << 40}}, MapInfo{DataPages: 1 << 40, VMAs: -1})
+	renderCheck(t, "garbage", []Run{{0, -5, 3}, {3, 1, -2}, {0, math.MaxInt64, math.MaxInt64}, {9, 2, 7}}, MapInfo{DataPages: -1, VMAs: -7})
+}
+
+func renderAlternating(n int) []int64 {
+	pages := make([]int64, n)
+	for i := range pages {
+		pages[i] = int64(i % 2)
+	}
+	return pages
+}
+
+// renderCheck renders runs both ways and checks the bounds the files promise.
+func renderCheck(t *testing.T, name string, runs []Run, info MapInfo) {
+	t.Helper()
+	var view int64
+	for _, r := range runs {
+		view += max(r.Count, 0)
+	}
+	var txt, svg bytes.Buffer
+	if err := RenderText(&txt, runs, info); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderSVG(&svg, runs, info); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(txt.String(), "\n")
+	if view > mapSmallView && (lines > 120 || txt.Len() > 16<<10) {
+		t.Errorf("%s: %d view pages: text map is %d lines, %d bytes:\n%s", name, view, lines, txt.Len(), txt.String())
+	}
+	if lines > 160 {
+		t.Errorf("%s: text map is %d lines", name, lines)
+	}
+	if !bytes.HasSuffix(txt.Bytes(), []byte("\n")) || !strings.Contains(txt.String(), "\nruns: ") {
+		t.Errorf("%s: text map without totals:\n%s", name, txt.String())
+	}
+	if svg.Len() >= 1<<20 {
+		t.Errorf("%s: SVG is %d bytes", name, svg.Len())
+	}
+	if err := renderCheckSVG(svg.Bytes()); err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+	// Deterministic.
+	var again bytes.Buffer
+	RenderSVG(&again, runs, info)
+	if !bytes.Equal(again.Bytes(), svg.Bytes()) {
+		t.Errorf("%s: SVG differs between two renderings", name)
+	}
+	// Exact totals for views small enough to count page by page.
+	if view > 0 && view <= 1<<21 && info.DataPages >= 0 && info.DataPages < math.MaxInt64 && runs[0].File >= 0 && runs[0].Count > 0 {
+		shown, aliased, past := renderBruteStats(Pages(runs), info.DataPages)
+		for key, want := range map[string]int64{"store_pages_shown": shown, "aliased_store_pages": aliased, "view_pages_past_data": past} {
+			if got := renderTotal(txt.String(), key); got != strconv.FormatInt(want, 10) {
+				t.Errorf("%s: %s: %s, want %d", name, key, got, want)
+			}
+		}
+	}
+}
+
+func renderTotal(text, key string) string {
+	m := regexp.MustCompile(`(?m)^` + key + `: (.*)$`).FindStringSubmatch(text)
+	if m == nil {
+		return "(missing)"
+	}
+	return m[1]
+}
+
+// renderCheckSVG parses the whole document as XML and checks what a browser needs: an <svg> root in
+// the SVG namespace with a viewBox, and a non-empty <title>.
+func renderCheckSVG(doc []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	var root *xml.StartElement
+	var title strings.Builder
+	depth, inTitle := 0, false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("SVG does not parse: %v", err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if root != nil {
+					return fmt.Errorf("SVG has two roots")
+				}
+				root = &tok
+			}
+			inTitle = depth == 1 && tok.Name.Local == "title"
+			depth++
+		case xml.EndElement:
+			depth--
+			inTitle = false
+		case xml.CharData:
+			if inTitle {
+				title.Write(tok)
+			}
+		}
+	}
+	if root == nil || root.Name.Local != "svg" || root.Name.Space != "http://www.w3.org/2000/svg" {
+		return fmt.Errorf("SVG root is %v", root)
+	}
+	hasViewBox := false
+	for _, a := range root.Attr {
+		hasViewBox = hasViewBox || a.Name.Local == "viewBox" && len(strings.Fields(a.Value)) == 4
+	}
+	if !hasViewBox {
+		return fmt.Errorf("SVG root has no viewBox")
+	}
+	if strings.TrimSpace(title.String()) == "" {
+		return fmt.Errorf("SVG has no <title>")
+	}
+	return nil
+}
+
+func TestRenderEscapes(t *testing.T) {
+	info := MapInfo{DataPages: 4, VMAs: -1, Backend: `<&"x">`, FramesNote: "a < b & c"}
+	for _, runs := range [][]Run{renderPages(1, 0), renderReverse(100)} {
+		var b bytes.Buffer
+		if err := RenderSVG(&b, runs, info); err != nil {
+			t.Fatal(err)
+		}
+		if err := renderCheckSVG(b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRenderShuffle(b *testing.B) {
+	runs := renderShuffle(1<<20, 1)
+	info := MapInfo{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}
+	b.Run("text", func(b *testing.B) {
+		for b.Loop() {
+			RenderText(io.Discard, runs, info)
+		}
+	})
+	b.Run("svg", func(b *testing.B) {
+		for b.Loop() {
+			RenderSVG(io.Discard, runs, info)
+		}
+	})
+}

@@ -1,0 +1,64 @@
+// Package remapper is the kernel side of nlfs: the remap_file_pages wrapper, the memfd store,
+// and the view mapping with its backends. No FUSE, no text parsing.
+//
+// The store is a memfd (tmpfs) holding the data; its logical size is exact, the memfd under
+// it is always a whole number of pages and the bytes past the logical size in the last page
+// are zeros. The view is a second address range that shows store pages in the order given by
+// a list of runs. How the view is built depends on the backend:
+//
+//   - remap: one linear MAP_SHARED mapping of the store, then one remap_file_pages(2) call
+//     per run that is not already in place (since Linux 4.0 each call is an mmap in disguise,
+//     so every run becomes one VMA);
+//   - mmap: a PROT_NONE reservation, then one mmap(MAP_SHARED|MAP_FIXED) per run; what the
+//     kernel's own emulation does, for sandboxes that refuse remap_file_pages;
+//   - gather: no view mapping; reads and writes are copied run by run with pread/pwrite on
+//     the memfd. Needed when the runs would exceed the VMA budget (vm.max_map_count).
+//
+// All backends give byte-identical views. Store pages that a view references but that lie at
+// or past the end of the store read as zeros and are never touched (touching them through a
+// mapping would raise SIGBUS).
+package remapper
+
+import "fmt"
+
+// Run says that view pages View..View+Count-1 show store pages File..File+Count-1.
+// It has the same shape as layout.Run, so callers convert with remapper.Run(r).
+type Run struct{ View, File, Count int64 }
+
+// Backend names the way the view is built.
+type Backend string
+
+// The backends. Auto picks Remap if remap_file_pages works here, else MMap, and Gather for any
+// layout whose runs exceed the VMA budget.
+const (
+	Auto   Backend = "auto"
+	Remap  Backend = "remap"
+	MMap   Backend = "mmap"
+	Gather Backend = "gather"
+)
+
+// ParseBackend parses a backend name as given to --backend.
+func ParseBackend(s string) (Backend, error) {
+	switch b := Backend(s); b {
+	case Auto, Remap, MMap, Gather:
+		return b, nil
+	}
+	return "", fmt.Errorf("unknown backend %q (want auto, remap, mmap or gather)", s)
+}
+
+// Options configure a Mapper.
+type Options struct {
+	Backend Backend // "" means Auto
+}
+
+// Status describes the view in force.
+type Status struct {
+	Backend     Backend // backend serving the view now (never Auto)
+	Reason      string  // why that backend
+	Runs        int64   // runs (mappings) the view is made of
+	ViewPages   int64
+	DataBytes   int64
+	VMAs        int64   // the kernel's VMAs now covering the view address range (0 for gather)
+	ViewAddr    uintptr // start of the view mapping (0 if none)
+	MaxMapCount int64   // /proc/sys/vm/max_map_count
+}
