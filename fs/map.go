@@ -1,17 +1,38 @@
 package fs
 
 import (
-	"fmt"
-	"strings"
+	"bytes"
+
+	"github.com/nlfs/nlfs/layout"
 )
 
-func (r *Root) renderMap() []byte {
-	var b strings.Builder
-	for _, run := range r.m.Runs() {
-		for i := int64(0); i < run.Count; i++ {
-			fmt.Fprintf(&b, "view %d -> file %d\n", run.View+i, run.File+i)
-		}
+// mapInfo gathers what the renderers draw beyond the runs.
+func (r *Root) mapInfo() ([]layout.Run, layout.MapInfo) {
+	st := r.m.Status()
+	info := layout.MapInfo{
+		DataPages: r.m.DataPages(),
+		VMAs:      st.VMAs,
+		Backend:   string(st.Backend),
 	}
-	return []byte(b.String())
+	return toLayoutRuns(r.m.Runs()), info
 }
-func (r *Root) renderSVG() []byte { return []byte("<svg viewBox=\"0 0 1 1\"></svg>\n") }
+
+// renderMap is the map file: the mapping drawn as text.
+func (r *Root) renderMap() []byte {
+	runs, info := r.mapInfo()
+	var b bytes.Buffer
+	if err := layout.RenderText(&b, runs, info); err != nil {
+		return []byte("map: " + err.Error() + "\n")
+	}
+	return b.Bytes()
+}
+
+// renderSVG is map.svg: the same as a picture.
+func (r *Root) renderSVG() []byte {
+	runs, info := r.mapInfo()
+	var b bytes.Buffer
+	if err := layout.RenderSVG(&b, runs, info); err != nil {
+		return []byte("<!-- map.svg: " + err.Error() + " -->\n")
+	}
+	return b.Bytes()
+}

@@ -649,8 +649,11 @@ func mapFrameSharing(frames []uint64) mapFramesSummary {
 		i = j
 	}
 	isShared := func(f uint64) bool {
+		if f == 0 || fs.shared == 0 {
+			return false
+		}
 		i, _ := slices.BinarySearch(sorted, f)
-		return f != 0 && i+1 < len(sorted) && sorted[i+1] == f
+		return i+1 < len(sorted) && sorted[i+1] == f
 	}
 	index := map[uint64]int{}
 	for v, f := range frames {

@@ -312,8 +312,8 @@ func renderRandomRuns(r *rand.Rand) []Run {
 		view += count
 	}
 	pieces := r.IntN(6)
-	if r.IntN(4) == 0 {
-		pieces = r.IntN(3000)
+	if r.IntN(5) == 0 {
+		pieces = r.IntN(600) // up to ~60,000 runs: enough to bin
 	}
 	store := int64(1) << r.IntN(40)
 	for range pieces {
@@ -346,9 +346,9 @@ func renderRandomRuns(r *rand.Rand) []Run {
 
 func TestRenderProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	n := 400
+	n := 150
 	if testing.Short() {
-		n = 50
+		n = 30
 	}
 	for i := range n {
 		runs := renderRandomRuns(r)

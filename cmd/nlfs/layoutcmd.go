@@ -69,7 +69,7 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 	case "fmt":
 		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
 	case "show":
-		err = fmt.Errorf("show: not yet")
+		err = layout.RenderText(stdout, runs, layout.MapInfo{DataPages: lim.DataPages, VMAs: -1})
 	}
 	return err
 }

@@ -22,7 +22,7 @@ import (
 // daemon is detached first, and note tells the user.
 func prepareMountpoint(mnt string, note func(string)) error {
 	fi, err := os.Stat(mnt)
-	if errors.Is(err, syscall.ENOTCONN) {
+	if deadMount(err) {
 		if err := detach(mnt); err != nil {
 			return mountpointErrorf("%s was left dead by a killed daemon and could not be recovered: %v", mnt, err)
 		}
@@ -65,6 +65,13 @@ func readDirNames(dir string, n int) ([]string, error) {
 		err = nil
 	}
 	return names, err
+}
+
+// deadMount tells whether a stat error means the FUSE daemon behind the
+// mountpoint is gone: killed (ENOTCONN) or its connection aborted through
+// /sys/fs/fuse/connections (ECONNABORTED).
+func deadMount(err error) bool {
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // fusermount finds the setuid helper that mounts and unmounts for users.
@@ -132,7 +139,7 @@ func umountCmd(args []string) error {
 	}
 	pid := findDaemon(mnt)
 	_, statErr := os.Stat(mnt)
-	dead := errors.Is(statErr, syscall.ENOTCONN)
+	dead := deadMount(statErr)
 	if *lazy || dead {
 		err = detach(mnt)
 	} else {
