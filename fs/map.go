@@ -6,6 +6,9 @@ import (
 	"github.com/nlfs/nlfs/layout"
 )
 
+// smallView is the largest view the map draws page by page.
+const smallView = 64
+
 // mapInfo gathers what the renderers draw beyond the runs.
 func (r *Root) mapInfo() ([]layout.Run, layout.MapInfo) {
 	st := r.m.Status()
@@ -14,6 +17,9 @@ func (r *Root) mapInfo() ([]layout.Run, layout.MapInfo) {
 		VMAs:      st.VMAs,
 		Backend:   string(st.Backend),
 	}
+	// Physical frames prove aliasing; drawn for views the text map
+	// draws page by page.
+	info.Frames, info.FramesNote = r.m.Frames(smallView)
 	return toLayoutRuns(r.m.Runs()), info
 }
 
