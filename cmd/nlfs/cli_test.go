@@ -386,3 +386,45 @@ func TestLayoutCommands(t *testing.T) {
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "spiral", "3"), exitUsage, "spiral")
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "x"), exitUsage, `"x" is not a number`)
 }
+
+// TestNamedDemos runs every demo and checks what it shows, in order.
+func TestNamedDemos(t *testing.T) {
+	requireFUSE(t)
+	want := map[string][]string{
+		"tlpi": {"view page 0: CCCC", "(store page 2)", "view page 2: AAAA", "(store page 0)"},
+		"ltp":  {"remap 0 1 1", "1-0 3-2 5-4 7-6 9-8 11-10 13-12 15-14", "view pages 0-15: B A D C F E H G J I L K N M P O", "vmas: 16"},
+		"reverse": {"7-0", "view pages 0-7: H G F E D C B A", "vmas: 8",
+			"/memfd:nlfs-data", "printf \"0-7\\n\" >", "vmas: 1\n"},
+		"interleave": {"0 2 4 6 1 3 5 7", "view pages 0-7: A C E G B D F H"},
+		"ring":       {"0-3 0-3", "view pages 0-7: A B C D A B C D", "across the seam", "view pages 0-7: Y B C X Y B C X"},
+		"alias": {"0 0 0-1", "aliased_store_pages: 1", "write view page 1 only",
+			"view page 0: ZZZZ", "view page 2: ZZZZ", "view page 3: BBBB", "ZZZZZZZZZZZZZZZZ\n"},
+	}
+	if os.Geteuid() == 0 {
+		want["alias"] = append(want["alias"][:2:2], append([]string{"frame 0x", ": view 0-2\n"}, want["alias"][2:]...)...)
+	}
+	list := nlfs(t, "", "demo", "--list")
+	for _, d := range demos {
+		if !strings.Contains(list.stdout, d.name+" ") {
+			t.Errorf("demo --list lacks %s", d.name)
+		}
+		t.Run(d.name, func(t *testing.T) {
+			r := nlfs(t, "", "demo", d.name)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			at := 0
+			for _, w := range want[d.name] {
+				i := strings.Index(r.stdout[at:], w)
+				if i < 0 {
+					t.Fatalf("output lacks %q after offset %d:\n%s", w, at, r.stdout)
+				}
+				at += i + len(w)
+			}
+			if len(want[d.name]) == 0 {
+				t.Errorf("no expectations for demo %s", d.name)
+			}
+		})
+	}
+	checkOneLine(t, nlfs(t, "", "demo", "nosuch"), exitUsage, `no demo named "nosuch"`)
+}
