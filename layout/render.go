@@ -34,7 +34,7 @@ const (
 	mapFrameLines = 16 // at most this many shared frames listed
 )
 
-// mapStats are the totals both renderers print, computed in one pass over the runs plus one sort.
+// mapStats are the totals both renderers print, computed in one pass over the runs and a radix sort.
 type mapStats struct {
 	viewPages int64 // sum of run counts
 	runs      int   // non-empty runs
@@ -153,10 +153,16 @@ func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPage
 
 // RenderText draws the mapping as text (the `map` file, `nlfs layout show`).
 //
-// Views up to 64 pages get one row per view page and a drawing in the manner of TLPI Figure 49-5;
-// larger ones get their runs, summarized to at most about 40 lines. Both end in `key: value` totals
-// and, when asked for, the physical frames. The output is bounded (about 120 lines) for any input and
-// costs time linear in the runs plus one sort of them.
+// Views up to 64 pages get one row per view page ("view 0 -> file 2") and a drawing in the manner of
+// TLPI Figure 49-5; larger ones get their runs, with stretches of like runs (reversed, repeated,
+// interleaved) one line each, summarized to at most 40 lines. Both end in `key: value` totals whose
+// keys match the status file's where they mean the same (view_pages, data_pages, runs, vmas,
+// backend), then store_pages_shown, aliased_store_pages (store pages shown at several view pages)
+// and view_pages_past_data (view pages that read as zeros); and, when asked for, the physical frames.
+//
+// Runs are read in order as the view from page 0; their View fields are not consulted. The output is
+// bounded (under 80 lines for a large view) for any input, and the cost is linear in the runs: a
+// radix sort for the aliasing count, never a loop over pages of a long run.
 func RenderText(w io.Writer, runs []Run, info MapInfo) error {
 	runs = mapRuns(runs)
 	st := newMapStats(runs, info)

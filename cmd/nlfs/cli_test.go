@@ -428,3 +428,23 @@ func TestNamedDemos(t *testing.T) {
 	}
 	checkOneLine(t, nlfs(t, "", "demo", "nosuch"), exitUsage, `no demo named "nosuch"`)
 }
+
+// TestWalkthroughScript runs scripts/demo.sh as a teacher would, unpaused.
+func TestWalkthroughScript(t *testing.T) {
+	requireFUSE(t)
+	cmd := exec.Command("bash", "../../scripts/demo.sh")
+	cmd.Env = append(os.Environ(), "NLFS="+nlfsBin, "NLFS_DEMO_NOPAUSE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
+	}
+	at := 0
+	for _, want := range []string{"A B C D E F G H", "vmas: 1", "H G F E D C B A", "vmas: 8",
+		"Z Z Z D E F G H", "ZZZZZZZZ", "page 99 is past the end of data (8 pages)", "<svg"} {
+		i := strings.Index(string(out[at:]), want)
+		if i < 0 {
+			t.Fatalf("walk-through lacks %q after offset %d:\n%s", want, at, out)
+		}
+		at += i
+	}
+}
