@@ -25,6 +25,9 @@ func TestGenerateGolden(t *testing.T) {
 		{"interleave", []int64{10, 3}},
 		{"shuffle", []int64{16, 1}},
 		{"shuffle", []int64{64, 42}},
+		{"shuffle", []int64{8, 2}},
+		{"shuffle", []int64{8, 3}},
+		{"shuffle", []int64{8, 4}},
 	}
 	for _, tc := range tests {
 		runs, err := Generate(tc.name, tc.args)

@@ -1,4 +1,5 @@
-// Package layout is the nlfs layout language: parse, check, canonical form, compile to runs, generators.
+// Package layout is the nlfs layout language: parse, check, canonical form, compile to runs,
+// generators, and the renderers that draw a mapping (RenderText, RenderSVG). Pure Go, no I/O.
 //
 // A layout says which store page appears at each page of the view:
 //
@@ -22,14 +23,16 @@
 // view over the store's pages. A text with no entries at all is the identity layout: the view follows
 // the store's size.
 //
-// Numbers above 2^52 are rejected: no page of a 64-bit file offset space reaches 2^52 with 4 KiB pages,
+// Numbers above 2^52 are rejected: with 4 KiB pages a 64-bit file offset cannot reach past page 2^52,
 // and the cap keeps sums of two numbers far from overflow. Views over Limits.MaxViewPages are rejected
 // before anything is expanded, so "0*99999999999" costs nothing.
 //
-// Errors carry the line and column (in bytes, both from 1) where the offending token or entry starts.
-// Text that cannot be parsed is reported from the first byte that cannot continue it. Errors that depend
-// on the final view size (a remap running past the end of the view) can only be known once the text has
-// ended, so Parser reports them from Finish.
+// Errors carry the line and column (in bytes, both from 1) where the offending thing starts: the
+// number for a bad store page, a too-large number or a zero count; the entry for a view over the
+// maximum; the "remap" keyword for a remap line's range or arguments (its PGOFF for store pages past
+// the end of data). Text that cannot be parsed is reported from the first byte that cannot continue
+// it, quoting up to 32 bytes of it. The first error in the text wins, except that a remap running past
+// the end of the view can only be known once the text has ended, so Parser reports it from Finish.
 package layout
 
 import (
@@ -94,7 +97,8 @@ func Parse(src []byte, lim Limits) (*Layout, error) {
 
 // Check re-validates l against the store size at the moment it is applied (data may have shrunk since
 // parsing): returns the same positioned *Error "page N is past the end of data (M pages)" naming the
-// position of the highest referenced page, or nil.
+// position of the highest referenced page, or nil. When remap lines stand alone, the identity view
+// they apply to is named by the first remap line. An identity layout always passes.
 func (l *Layout) Check(dataPages int64) error {
 	if l.Identity || l.top < dataPages {
 		return nil

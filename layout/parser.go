@@ -166,7 +166,7 @@ func (p *Parser) skim(b []byte) int {
 			j = len(b)
 		}
 	case p.st == stSep:
-		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == ',' || b[j] == '\r') {
+		for j < len(b) && isSpace(int(b[j])) {
 			j++
 		}
 	case p.st == stNumber && p.phase == numDec:
@@ -210,13 +210,11 @@ func (p *Parser) fail(at pos, format string, args ...any) *Error {
 	return p.err
 }
 
-func isDelim(c int) bool {
-	switch c {
-	case ' ', '\t', ',', '\r', '\n', '#', eof:
-		return true
-	}
-	return false
-}
+// isSpace reports whether c separates entries without ending the line.
+func isSpace(c int) bool { return c == ' ' || c == '\t' || c == ',' || c == '\r' }
+
+// isDelim reports whether c ends a token.
+func isDelim(c int) bool { return isSpace(c) || c == '\n' || c == '#' || c == eof }
 
 func isDigit(c int) bool { return '0' <= c && c <= '9' }
 
@@ -258,7 +256,7 @@ func (p *Parser) step(c int) {
 
 func (p *Parser) sep(c int) {
 	switch {
-	case c == ' ' || c == '\t' || c == ',' || c == '\r':
+	case isSpace(c):
 	case c == '\n' || c == eof:
 		p.endLine()
 	case c == '#':

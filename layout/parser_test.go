@@ -405,4 +405,18 @@ func TestManyRemaps(t *testing.T) {
 	if fmt.Sprint(l.Runs) != fmt.Sprint(want) {
 		t.Errorf("runs = %v, want %v", l.Runs, want)
 	}
+
+	// Once a remap line runs past the maximum view the text cannot succeed, and later lines, even
+	// ever longer ones, must cost nothing.
+	p = NewParser(Limits{DataPages: 1 << 40})
+	text2 := []byte("0\n")
+	for i := range 100000 {
+		text2 = fmt.Appendf(text2, "remap 0 %d 0\n", 2000000+i)
+	}
+	if n := allocated(func() { p.Write(text2) }); n > 1<<16 {
+		t.Errorf("remap lines past the maximum view allocated %d bytes", n)
+	}
+	if _, err := p.Finish(); err == nil || !strings.Contains(err.Error(), "line 2, column 1: remap of view pages 0-1999999") {
+		t.Errorf("Finish = %v, want the first remap line's error", err)
+	}
 }
