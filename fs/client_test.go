@@ -2,10 +2,12 @@ package fs
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +22,8 @@ const clientEnv = "NLFS_TEST_CLIENT"
 
 // runClient is the body of a client process. "mmap FILE" maps FILE shared
 // and read-only, then answers each line "show" on stdin with the mapped
-// pages as letters (pageLetters), until stdin closes.
+// pages as letters (pageLetters), until stdin closes. "tags" reads page
+// tags (see below).
 func runClient(name string, args []string) int {
 	switch name {
 	case "mmap":
@@ -44,6 +47,54 @@ func runClient(name string, args []string) int {
 			if in.Text() == "show" {
 				fmt.Println(pageLetters(mem))
 			}
+		}
+		return 0
+	case "tags":
+		// "tags FILE all" prints the tag of every page of FILE, read in
+		// 1 MiB pieces ("tags FILE head K": of its first K pages);
+		// "tags FILE P..." the tags of pages P (one pread each). A page's
+		// tag is its first 8 bytes, little-endian.
+		f, err := os.Open(args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		out := bufio.NewWriter(os.Stdout)
+		defer out.Flush()
+		if len(args) >= 2 && (args[1] == "all" || args[1] == "head") {
+			var src io.Reader = f
+			if args[1] == "head" {
+				k, _ := strconv.ParseInt(args[2], 10, 64)
+				src = io.LimitReader(f, k*int64(pageSize))
+			}
+			buf := make([]byte, 1<<20)
+			for {
+				n, err := io.ReadFull(src, buf)
+				for off := 0; off+8 <= n; off += pageSize {
+					fmt.Fprintln(out, binary.LittleEndian.Uint64(buf[off:]))
+				}
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					return 0
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
+			}
+		}
+		buf := make([]byte, 8)
+		for _, a := range args[1:] {
+			p, err := strconv.ParseInt(a, 10, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			if _, err := f.ReadAt(buf, p*int64(pageSize)); err != nil {
+				fmt.Fprintln(os.Stderr, "page", p, err)
+				return 1
+			}
+			fmt.Fprintln(out, binary.LittleEndian.Uint64(buf))
 		}
 		return 0
 	}
@@ -80,6 +131,41 @@ func startMmapClient(t *testing.T, path string) *mmapClient {
 		c.cmd.Wait()
 	})
 	return c
+}
+
+// pageTags runs a "tags" client on path: the tags of pages, read through
+// the mount by another process. pages nil: of every page; or, with
+// pages = []int64{-k}, of the first k pages.
+func pageTags(t *testing.T, path string, pages []int64) []uint64 {
+	t.Helper()
+	args := []string{path}
+	switch {
+	case pages == nil:
+		args = append(args, "all")
+	case len(pages) == 1 && pages[0] < 0:
+		args = append(args, "head", strconv.FormatInt(-pages[0], 10))
+	default:
+		for _, p := range pages {
+			args = append(args, strconv.FormatInt(p, 10))
+		}
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), clientEnv+"=tags")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tags client: %v: %s", err, stderr.String())
+	}
+	var tags []uint64
+	for _, f := range strings.Fields(string(out)) {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags = append(tags, v)
+	}
+	return tags
 }
 
 // show returns what the client's mapping holds now.

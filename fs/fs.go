@@ -8,11 +8,14 @@ package fs
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -27,6 +30,9 @@ type Options struct {
 	Pages int64
 	// Source, if non-nil, is the initial content of data (its exact size).
 	Source []byte
+	// SourceReader, if non-nil, is read to its end as the initial content of
+	// data, in pieces (so a big file is never held in the heap whole).
+	SourceReader io.Reader
 	// Layout, if non-nil, is the initial layout text.
 	Layout []byte
 	// Backend selects how the view is mapped.
@@ -53,12 +59,23 @@ type Root struct {
 	applyMu sync.Mutex
 
 	mu sync.Mutex
-	// pinned is the layout in force, nil for the identity that follows
-	// the store. Protected by mu.
-	pinned *layout.Layout
-	// canonical caches the canonical text of pinned (nil until asked).
-	// Protected by mu.
+	// pinned: a layout is in force (false: the identity that follows the
+	// store). Protected by mu. Its runs are the mapper's, not kept twice.
+	pinned bool
+	// canonical caches the canonical text of the pinned layout (nil until
+	// asked). Protected by mu.
 	canonical []byte
+
+	// viewRead and dataRead say whether a READ of view (of data) may have
+	// been served since the kernel's cache of that file was last dropped.
+	// Pages enter a FUSE file's page cache only through READ (for nlfs's
+	// direct-IO files, by processes that mmap them), so while the flag is
+	// false the kernel holds nothing that a write could make stale, and
+	// the write skips the invalidation. A reader sets the flag before it
+	// looks at the store; an invalidation clears it before it drops the
+	// cache (a page being filled meanwhile is locked in the cache, and the
+	// kernel's invalidation waits for it).
+	viewRead, dataRead atomic.Bool
 	// generation counts layouts applied. Protected by mu.
 	generation int64
 	// lastError is the most recent failure reported to a writer, or "".
@@ -87,7 +104,11 @@ func New(opts Options) (*Root, error) {
 }
 
 func (r *Root) fill(opts Options) error {
-	if opts.Source != nil {
+	if opts.SourceReader != nil {
+		if err := r.load(opts.SourceReader); err != nil {
+			return fmt.Errorf("load source: %w", err)
+		}
+	} else if opts.Source != nil {
 		if _, err := r.m.WriteData(opts.Source, 0); err != nil {
 			return fmt.Errorf("load source: %w", err)
 		}
@@ -102,6 +123,28 @@ func (r *Root) fill(opts Options) error {
 		return err
 	}
 	return r.apply(l)
+}
+
+// load writes src into the store from offset 0, a megabyte at a time.
+func (r *Root) load(src io.Reader) error {
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := r.m.WriteData(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return err
+		}
+	}
 }
 
 // Close releases the store and the view.
@@ -150,7 +193,7 @@ func (r *Root) apply(l *layout.Layout) error {
 	err := r.applyLocked(l)
 	r.noteResult(err)
 	if err == nil {
-		r.invalidateView()
+		r.dropViewCache()
 	}
 	return err
 }
@@ -172,10 +215,7 @@ func (r *Root) applyLocked(l *layout.Layout) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pinned, r.canonical = l, nil
-	if l.Identity {
-		r.pinned = nil
-	}
+	r.pinned, r.canonical = !l.Identity, nil
 	r.generation++
 	return nil
 }
@@ -203,21 +243,48 @@ func (r *Root) noteError(what string, err error) {
 func (r *Root) layoutText() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.pinned == nil {
-		return []byte(layout.Canonical(toLayoutRuns(r.m.Runs())))
+	if !r.pinned {
+		return layout.AppendCanonical(nil, toLayoutRuns(r.m.Runs()))
 	}
 	if r.canonical == nil {
-		r.canonical = layout.AppendCanonical(nil, r.pinned.Runs)
+		// applyLocked clears the cache under mu after the mapper has the
+		// new layout, so these runs are the pinned layout's.
+		r.canonical = layout.AppendCanonical(nil, toLayoutRuns(r.m.Runs()))
 	}
 	return r.canonical
 }
 
-// invalidateView drops what the kernel caches of view (pages of processes
-// that mmap it). Must be called with no lock held.
-func (r *Root) invalidateView() { notify(r.view) }
+// dropViewCache drops whatever the kernel caches of view (pages and size
+// of processes that mmap it): after a layout change or a truncate of data.
+// Must be called with no lock held.
+func (r *Root) dropViewCache() {
+	r.viewRead.Store(false)
+	notify(r.view)
+}
+
+// invalidateView drops the kernel's cache of view after a write to the
+// store, unless no READ of view was served since it was last dropped (the
+// usual case: nobody maps view), which saves a round trip through the
+// kernel per write. Must be called with no lock held.
+func (r *Root) invalidateView() {
+	if r.viewRead.Swap(false) {
+		notify(r.view)
+	}
+}
 
 // invalidateData is the same for data.
-func (r *Root) invalidateData() { notify(r.data) }
+func (r *Root) invalidateData() {
+	if r.dataRead.Swap(false) {
+		notify(r.data)
+	}
+}
+
+// noteRead marks that a READ of a file is being served (see viewRead).
+func noteRead(flag *atomic.Bool) {
+	if !flag.Load() {
+		flag.Store(true)
+	}
+}
 
 func notify(n *fusefs.Inode) {
 	if n == nil {
@@ -229,20 +296,20 @@ func notify(n *fusefs.Inode) {
 	}
 }
 
+// layout.Run and remapper.Run are the same struct (the conversion below
+// compiles only while their fields match, name for name and type for
+// type), so a slice of one is reinterpreted as a slice of the other instead
+// of copied: a million-run view is 24 MiB.
+var _ = layout.Run(remapper.Run{})
+
 func toRemapperRuns(in []layout.Run) []remapper.Run {
-	out := make([]remapper.Run, len(in))
-	for i, r := range in {
-		out[i] = remapper.Run(r)
-	}
-	return out
+	return unsafe.Slice((*remapper.Run)(unsafe.Pointer(unsafe.SliceData(in))), len(in))
 }
 
+// toLayoutRuns shares in; the result must not be modified (the mapper's
+// runs never are).
 func toLayoutRuns(in []remapper.Run) []layout.Run {
-	out := make([]layout.Run, len(in))
-	for i, r := range in {
-		out[i] = layout.Run(r)
-	}
-	return out
+	return unsafe.Slice((*layout.Run)(unsafe.Pointer(unsafe.SliceData(in))), len(in))
 }
 
 // MountOptions are how a Root is mounted.
@@ -268,6 +335,11 @@ func Mount(dir string, r *Root, mo MountOptions) (*fuse.Server, error) {
 		EntryTimeout: &entry,
 		AttrTimeout:  &attr,
 		Logger:       logger,
+		// The files belong to whoever mounts (go-fuse would say root): the
+		// modes then tell the truth, and with --allow-other's
+		// default_permissions the owner may still write data and layout.
+		UID: uint32(os.Getuid()),
+		GID: uint32(os.Getgid()),
 		MountOptions: fuse.MountOptions{
 			FsName:        "nlfs",
 			Name:          "nlfs",

@@ -62,7 +62,7 @@ func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *f
 func (r *Root) renderStatus() []byte {
 	st := r.m.Status()
 	r.mu.Lock()
-	gen, lastErr, pinned := r.generation, r.lastError, r.pinned != nil
+	gen, lastErr, pinned := r.generation, r.lastError, r.pinned
 	r.mu.Unlock()
 	if lastErr == "" {
 		lastErr = "none"

@@ -93,7 +93,8 @@ func randomLayout(rng *rand.Rand, storePages int64) []int64 {
 }
 
 // TestDifferential: random layouts over random stores, then random writes through the view,
-// writes to the store and truncates; all three backends must read exactly what the model says, byte for byte.
+// writes to the store and truncates; all three backends must read exactly what the model says,
+// byte for byte, whether copied (ReadView, ReadData) or leased (ViewSlices, DataSlices).
 func TestDifferential(t *testing.T) {
 	for seed := uint64(1); seed <= 150; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0x6e6c6673))
@@ -141,6 +142,28 @@ func TestDifferential(t *testing.T) {
 					if n > 0 && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
 						t.Fatalf("%s: ReadView(%d bytes at %d) differs", what, len(buf), off)
 					}
+				}
+				// Leased reads: the same bytes, straight from the mappings.
+				for range 5 {
+					off := rng.Int64N(int64(len(want)) + 10)
+					n := rng.IntN(3 * int(ps))
+					wn := int(max(0, min(int64(n), int64(len(want))-off)))
+					l, err := m.ViewSlices(off, n)
+					if err != nil || l.N != wn {
+						t.Fatalf("%s: ViewSlices(%d bytes at %d) = %d, %v; want %d", what, n, off, l.N, err, wn)
+					}
+					if got := bytes.Join(l.Bufs, nil); !bytes.Equal(got, want[min(off, int64(len(want))):min(off, int64(len(want)))+int64(wn)]) {
+						t.Fatalf("%s: ViewSlices(%d bytes at %d) differs", what, n, off)
+					}
+					l.Release()
+					dn := rng.IntN(3 * int(ps))
+					doff := rng.Int64N(md.size + 10)
+					dwn := int(max(0, min(int64(dn), md.size-doff)))
+					l, err = m.DataSlices(doff, dn)
+					if err != nil || l.N != dwn || !bytes.Equal(bytes.Join(l.Bufs, nil), md.store[min(doff, md.size):min(doff, md.size)+int64(dwn)]) {
+						t.Fatalf("%s: DataSlices(%d bytes at %d) = %d, %v; want %d bytes of the model", what, dn, doff, l.N, err, dwn)
+					}
+					l.Release()
 				}
 				data := make([]byte, md.size+1)
 				n, _ := m.ReadData(data, 0)

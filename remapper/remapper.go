@@ -11,8 +11,13 @@
 //     so every run becomes one VMA);
 //   - mmap: a PROT_NONE reservation, then one mmap(MAP_SHARED|MAP_FIXED) per run; what the
 //     kernel's own emulation does, for sandboxes that refuse remap_file_pages;
-//   - gather: no view mapping; reads and writes are copied run by run with pread/pwrite on
-//     the memfd. Needed when the runs would exceed the VMA budget (vm.max_map_count).
+//   - gather: no view mapping; reads and writes go run by run through one linear mapping of
+//     the store. Needed when the runs would exceed the VMA budget (vm.max_map_count minus
+//     what the process holds, with room for the old and new views during a swap).
+//
+// Reads can be lent instead of copied (ViewSlices, DataSlices): the bytes come back as
+// slices of the live mappings with the read lock held until the Lease is released, so a
+// FUSE reply is written to the kernel straight from the nonlinear mapping.
 //
 // All backends give byte-identical views. Store pages that a view references but that lie at
 // or past the end of the store read as zeros and are never touched (touching them through a

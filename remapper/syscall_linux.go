@@ -38,6 +38,9 @@ var (
 	mmapPtr        = unix.MmapPtr
 	munmapPtr      = unix.MunmapPtr
 	pwrite         = unix.Pwrite
+	// copyIn copies into pages of the store that exist, through a mapping; fault injection
+	// treats it as a write into the store, like pwrite.
+	copyIn = func(dst, src []byte) (int, error) { return copy(dst, src), nil }
 	// readMaxMapCount reads vm.max_map_count; tests may pretend it is larger to drive the
 	// kernel into its real limit.
 	readMaxMapCount = func() (int64, error) { return readIntFile("/proc/sys/vm/max_map_count") }

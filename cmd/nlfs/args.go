@@ -31,7 +31,13 @@ var errHelp = errors.New("help shown")
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		// The flag package calls Usage on every parse error, not only for
+		// -h: keep the help for when it is asked, an error is one line.
+		usage := fs.Usage
+		fs.Usage = func() {}
+		err := fs.Parse(args)
+		fs.Usage = usage
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.Usage()
 				return nil, errHelp

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +67,9 @@ func mountCmd(args []string, stdout io.Writer) error {
 	}
 	if c.pages < 0 {
 		return usageErrorf("mount: --pages %d: want 0 or more", c.pages)
+	}
+	if c.pages > (1<<63-1)/remapper.PageSize() {
+		return usageErrorf("mount: --pages %d: too large (the store's size in bytes must fit in 63 bits)", c.pages)
 	}
 	if c.maxViewPages < 1 {
 		return usageErrorf("mount: --max-view-pages %d: want 1 or more", c.maxViewPages)
@@ -129,6 +134,7 @@ func daemonize(c *mountConfig, stdout io.Writer) error {
 	if c.source == "-" || c.layout == "-" {
 		cmd.Stdin = os.Stdin
 	}
+	markCloseOnExec() // the daemon inherits none of our caller's descriptors
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return fmt.Errorf("start daemon: %w", err)
@@ -197,11 +203,18 @@ func serve(c *mountConfig) (err error) {
 	if err := prepareMountpoint(c.mountpoint, note); err != nil {
 		return err
 	}
+	if err := checkAllowOther(c.allowOther); err != nil {
+		return err
+	}
 	opts, err := c.fsOptions()
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(c.maxViewPages)
 	root, err := fs.New(opts)
+	if cl, ok := opts.SourceReader.(io.Closer); ok && opts.SourceReader != os.Stdin {
+		cl.Close()
+	}
 	if err != nil {
 		var lerr *layout.Error
 		if errors.As(err, &lerr) {
@@ -220,6 +233,7 @@ func serve(c *mountConfig) (err error) {
 	if err != nil {
 		return mountErrorf("%v", err)
 	}
+	markCloseOnExec() // /dev/fuse, and anything inherited
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -259,14 +273,43 @@ func serve(c *mountConfig) (err error) {
 	}
 }
 
+// setMemoryLimit asks the Go runtime to keep the daemon's own memory (the
+// store is tmpfs and not counted) within 56 MiB + 16 bytes per page of the
+// largest view allowed: what the view in force needs (24 bytes a run) plus
+// a layout being parsed fits, but left to itself the runtime lets the heap
+// grow to twice what is live and returns freed memory to the kernel only
+// slowly. The limit is soft: a bigger need makes garbage collection more
+// frequent, never a failure. GOMEMLIMIT, if set, wins.
+func setMemoryLimit(maxViewPages int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	const base, perPage = 56 << 20, 16
+	limit := int64(math.MaxInt64)
+	if maxViewPages < (math.MaxInt64-base)/perPage {
+		limit = base + perPage*maxViewPages
+	}
+	debug.SetMemoryLimit(limit)
+}
+
 func (c *mountConfig) fsOptions() (fs.Options, error) {
 	backend, _ := remapper.ParseBackend(c.backend)
 	opts := fs.Options{Pages: c.pages, Backend: backend, MaxViewPages: c.maxViewPages}
 	var err error
-	if c.source != "" {
-		if opts.Source, err = readInput(c.source); err != nil {
-			return opts, usageErrorf("--source: %v", err)
+	if c.source == "-" {
+		opts.SourceReader = os.Stdin
+	} else if c.source != "" {
+		// Streamed into the store, never held in the heap whole: a
+		// multi-GiB source costs the daemon no memory beyond the store.
+		f, err := os.Open(c.source)
+		if err != nil {
+			return opts, usageErrorf("--source: read %s: %v", c.source, unwrapPath(err))
 		}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			f.Close()
+			return opts, usageErrorf("--source: read %s: is a directory", c.source)
+		}
+		opts.SourceReader = f
 	}
 	if c.layout != "" {
 		if opts.Layout, err = readInput(c.layout); err != nil {

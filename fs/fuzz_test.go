@@ -1,0 +1,323 @@
+package fs
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/nlfs/nlfs/layout"
+)
+
+// The mount FuzzLayoutWrite writes to: 8 store pages, page p filled with
+// 'A'+p, and a small --max-view-pages so that the memory any input may cost
+// is small and known.
+const (
+	fuzzDataPages = 8
+	fuzzMaxView   = 64
+	// fuzzHeapLimit bounds the heap of the fuzzing process (which is also
+	// the serving daemon) after any input.
+	fuzzHeapLimit = 256 << 20
+	// fuzzInputTimeout: an input that takes longer than this is a hang.
+	// Shorter than the fuzzing engine's own 10 s, so that ours reports it.
+	fuzzInputTimeout = 8 * time.Second
+	// fuzzMountPrefix names the fuzz mounts, so that a worker can clear
+	// dead mounts a killed worker of an earlier run left (and only those).
+	fuzzMountPrefix = "nlfs-fuzz-"
+)
+
+// sharedMount is one mount per process, made on first use and kept for the
+// whole fuzz run (a fuzz worker runs many inputs in one process).
+type sharedMount struct {
+	once sync.Once
+	mnt  string
+	root *Root
+	srv  *fuse.Server
+	err  error
+	// conn is the mount's FUSE connection number (its device minor), to
+	// abort it from /sys/fs/fuse/connections if the daemon hangs.
+	conn uint32
+	// panicked holds the first FUSE handler panic.
+	panicked atomic.Pointer[string]
+}
+
+var (
+	fuzzMount  sharedMount
+	fuzzInputs atomic.Int64 // inputs run by this process
+)
+
+func (s *sharedMount) get(opts Options) (string, error) {
+	s.once.Do(func() {
+		clearDeadFuzzMounts()
+		s.mnt, s.err = os.MkdirTemp("", fuzzMountPrefix)
+		if s.err != nil {
+			return
+		}
+		if s.root, s.err = New(opts); s.err != nil {
+			return
+		}
+		s.srv, s.err = Mount(s.mnt, s.root, MountOptions{
+			Logger: log.New(os.Stderr, "nlfs fuzz mount: ", 0),
+			PanicHandler: func(p any) fuse.Status {
+				msg := fmt.Sprint(p)
+				s.panicked.CompareAndSwap(nil, &msg)
+				return fuse.EIO
+			},
+		})
+		if s.err != nil {
+			s.root.Close()
+			s.root = nil
+			return
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(s.mnt, &st); err == nil {
+			s.conn = unix.Minor(st.Dev)
+		}
+	})
+	return s.mnt, s.err
+}
+
+// abort aborts the mount's FUSE connection: every request fails at once.
+func (s *sharedMount) abort() {
+	if s.conn != 0 {
+		os.WriteFile(fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", s.conn), []byte("1"), 0)
+	}
+}
+
+func (s *sharedMount) close() {
+	if s.srv != nil {
+		if err := s.srv.Unmount(); err != nil {
+			unix.Unmount(s.mnt, unix.MNT_DETACH)
+		}
+		s.srv.Wait()
+		s.srv = nil
+	}
+	if s.root != nil {
+		s.root.Close()
+		s.root = nil
+	}
+	if s.mnt != "" {
+		os.Remove(s.mnt)
+	}
+}
+
+// clearDeadFuzzMounts detaches fuzz mounts whose serving process is gone (a
+// fuzz worker killed by the coordinator's SIGKILL cannot unmount). Only
+// mounts named by fuzzMountPrefix under the temporary directory are looked
+// at, and only dead ones (ENOTCONN or ECONNABORTED) are touched.
+func clearDeadFuzzMounts() {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	prefix := filepath.Join(os.TempDir(), fuzzMountPrefix)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || !strings.HasPrefix(fields[4], prefix) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(fields[4], &st); err == unix.ENOTCONN || err == unix.ECONNABORTED {
+			unix.Unmount(fields[4], unix.MNT_DETACH)
+			os.Remove(fields[4])
+		}
+	}
+}
+
+// fuzzSeeds are layouts, good and bad, written in various chunkings.
+var fuzzSeeds = []string{
+	"", "\n", "# only a comment\n", "2 1 0", "7-0\n", "0-3 7-4", "0*3, 5-4\nremap 1 1 6\n",
+	"0-1*2", "remap 0 2 6", "0x7 0X6 0x00", "1\r\n2\r\n", "0 1\n2 12\n", "0 x 1",
+	"0*99999999999", "99999999999999999999999", "0-3\nremap 2 5 0\n", "remap 0 0 1",
+	"remap 0 1", "remap 0 1 2 3", "0 remap 0 1 1", "0x", "0xg", "-1", "1--2", "*3", "0*0",
+	"0 - 3", "\x00", "0\x001", "\xff\xfe", "0*65", "0*64", "0-7*8", "0-7*9", "remap 63 1 0",
+	"0 # comment\n1", "rem 1", "remapx 1 1 1", "8", "0-8", "+1", "1e3", "0.5", "\u00a00",
+}
+
+// FuzzLayoutWrite writes arbitrary bytes in arbitrary chunks to `layout`
+// through a real mount, then checks the contract: either every write and the
+// close succeeded and `layout` reads back the canonical text of what
+// layout.Parse makes of the input (and `view` shows those pages), or a write
+// or the close failed with EINVAL and layout, view and generation are as
+// they were, with status naming the error. After every input the daemon
+// still answers, no handler panicked, the process heap stays bounded
+// (--max-view-pages bounds what an input may cost) and no input hangs.
+//
+// chunks says how the text is cut into write(2) calls: chunk i has
+// chunks[i%len(chunks)]+1 bytes (no chunks: one write); past 64 writes the
+// rest goes in one.
+func FuzzLayoutWrite(f *testing.F) {
+	requireFUSE(f)
+	for i, s := range fuzzSeeds {
+		f.Add([]byte(s), []byte{})
+		f.Add([]byte(s), []byte{byte(i % 5), 2, 0})
+	}
+	f.Cleanup(fuzzMount.close)
+	if fl := flag.Lookup("test.fuzzworker"); fl != nil && fl.Value.String() == "true" {
+		// The coordinator sends a worker's stderr nowhere: keep it, so that
+		// a crash of the worker (and of the daemon inside it) can be read.
+		name := filepath.Join(os.TempDir(), fmt.Sprintf("nlfs-fuzz-worker-%d.log", os.Getpid()))
+		if w, err := os.Create(name); err == nil {
+			unix.Dup2(int(w.Fd()), 2)
+			f.Cleanup(func() { os.Remove(name) }) // a clean exit leaves nothing to read
+		}
+	}
+	f.Fuzz(func(t *testing.T, text, chunks []byte) {
+		mnt, err := fuzzMount.get(Options{Source: letters(fuzzDataPages), MaxViewPages: fuzzMaxView})
+		if err != nil {
+			t.Fatalf("mount: %v", err)
+		}
+		watchdog := time.AfterFunc(fuzzInputTimeout, func() {
+			// A fuzz worker's stderr goes nowhere: leave the stacks in a
+			// file, then crash so that the coordinator records the input.
+			msg := fmt.Sprintf("FuzzLayoutWrite: input %q in chunk sizes %v hung for %v", text, chunks, fuzzInputTimeout)
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			name := filepath.Join(os.TempDir(), fmt.Sprintf("nlfs-fuzz-hang-%d.txt", os.Getpid()))
+			os.WriteFile(name, append([]byte(msg+"\n\n"), buf...), 0o644)
+			// A process that dies with files open on its own mount hangs
+			// in exit (close sends FLUSH to the server that is gone):
+			// abort the connection first, so the worker can die.
+			fuzzMount.abort()
+			panic(msg + "; stacks in " + name)
+		})
+		defer watchdog.Stop()
+		checkLayoutWrite(t, mnt, text, chunks)
+		if p := fuzzMount.panicked.Load(); p != nil {
+			t.Fatalf("a FUSE handler panicked: %s", *p)
+		}
+		if fuzzInputs.Add(1)%64 != 1 { // ReadMemStats stops the world: not every time
+			return
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse > fuzzHeapLimit {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > fuzzHeapLimit {
+				t.Fatalf("heap in use %d MiB after an input of %d bytes: over %d MiB", ms.HeapInuse>>20, len(text), fuzzHeapLimit>>20)
+			}
+		}
+	})
+}
+
+// mountState is what a layout write may change.
+type mountState struct {
+	layout, view, generation, lastError string
+}
+
+func readState(t *testing.T, mnt string) mountState {
+	t.Helper()
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(mnt, name))
+		if err != nil {
+			t.Fatalf("read %s: %v (the daemon no longer answers?)", name, err)
+		}
+		return string(b)
+	}
+	st := mountState{layout: read("layout"), view: pageLetters([]byte(read("view")))}
+	for _, line := range strings.Split(read("status"), "\n") {
+		if v, ok := strings.CutPrefix(line, "generation: "); ok {
+			st.generation = v
+		}
+		if v, ok := strings.CutPrefix(line, "last_error: "); ok {
+			st.lastError = v
+		}
+	}
+	return st
+}
+
+// writeLayout writes text to mnt/layout as the shell's `>` does (O_TRUNC),
+// in the chunks that chunks says, and returns the first error of the writes
+// and the close.
+func writeLayout(mnt string, text, chunks []byte) error {
+	f, err := os.OpenFile(filepath.Join(mnt, "layout"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	var werr error
+	for i := 0; len(text) > 0 && werr == nil; i++ {
+		n := len(text)
+		if len(chunks) > 0 && i < 64 {
+			n = min(n, int(chunks[i%len(chunks)])+1)
+		}
+		_, werr = f.Write(text[:n])
+		text = text[n:]
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
+}
+
+// expectedState is what the mount must show after a successful write of l.
+func expectedState(l *layout.Layout) (layoutText, view string) {
+	runs := l.Runs
+	if l.Identity {
+		runs = layout.Identity(fuzzDataPages)
+	}
+	var b strings.Builder
+	for _, p := range layout.Pages(runs) {
+		b.WriteByte(byte('A' + p))
+	}
+	return layout.Canonical(runs), b.String()
+}
+
+func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) {
+	before := readState(t, mnt)
+	werr := writeLayout(mnt, text, chunks)
+	want, perr := layout.Parse(text, layout.Limits{DataPages: fuzzDataPages, MaxViewPages: fuzzMaxView})
+	if perr != nil {
+		if !errors.Is(werr, syscall.EINVAL) {
+			t.Fatalf("layout %q is invalid (%v) but writing it gave %v, want EINVAL", text, perr, werr)
+		}
+		after := readState(t, mnt)
+		wantErr := mountState{before.layout, before.view, before.generation, "layout: " + perr.Error()}
+		if after != wantErr {
+			t.Fatalf("after invalid layout %q:\n got %+v\nwant %+v", text, after, wantErr)
+		}
+		return
+	}
+	if werr != nil {
+		t.Fatalf("layout %q is valid but writing it failed: %v", text, werr)
+	}
+	after := readState(t, mnt)
+	if len(text) == 0 {
+		// `: > layout` applies the identity when the file is released,
+		// which the kernel sends after close(2) has returned.
+		// Wait for the generation to move, then read the state whole.
+		for deadline := time.Now().Add(5 * time.Second); after.generation == before.generation && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+			after = readState(t, mnt)
+		}
+		after = readState(t, mnt)
+	}
+	wantLayout, wantView := expectedState(want)
+	wantOK := mountState{wantLayout, wantView, fmt.Sprint(atoi(t, before.generation) + 1), "none"}
+	if after != wantOK {
+		t.Fatalf("after valid layout %q:\n got %+v\nwant %+v", text, after, wantOK)
+	}
+}
+
+func atoi(t *testing.T, s string) int64 {
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
+}

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# bench.sh: how fast nlfs reads and writes through the kernel, how fast it
+# applies a layout, and how much memory its daemon needs. Every figure is the
+# median, over the repetitions, of a ratio against a baseline measured in the
+# same run, next to it (so a busy machine slows both alike); the result is a
+# markdown table (BENCHMARKS.md holds one, with the machine and the date).
+#
+# Usage: scripts/bench.sh [--check] [--reps N]
+#   --check    exit 1 if a target is missed (otherwise the table only says so)
+#   --reps N   repetitions of each measurement, at least 5 (default 5)
+#
+# Needs root (nlfs mounts with mount(2) as root, and the page cache is
+# dropped), /dev/fuse, Go, dd and awk, and about 7 GiB of free memory (a
+# 1 GiB source in /dev/shm and a 1 GiB store, later a 4 GiB store).
+# A full run takes two to four minutes. Mounts and files are removed on exit,
+# however it exits.
+set -euo pipefail
+
+reps=5
+check=0
+while (($#)); do
+	case $1 in
+	--check) check=1 ;;
+	--reps)
+		reps=${2:?--reps needs a number}
+		shift
+		;;
+	-h | --help)
+		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "bench.sh: unknown argument $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+if ((reps < 5)); then
+	echo "bench.sh: --reps $reps: want at least 5" >&2
+	exit 2
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "bench.sh: run it as root: it mounts nlfs with mount(2) and drops the page cache" >&2
+	exit 2
+fi
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/nlfs-bench.XXXXXX)
+src=/dev/shm/nlfs-bench-$$.src
+mnt=$work/mnt
+nlfs=$work/nlfs
+mounted=0
+cleanup() {
+	if ((mounted)); then
+		"$nlfs" umount "$mnt" >/dev/null 2>&1 || umount -l "$mnt" 2>/dev/null || true
+	fi
+	rm -f "$src"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$mnt" "$work/res"
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ddsecs ARGS...: run dd, print the seconds it reports.
+ddsecs() {
+	LC_ALL=C dd "$@" 2>&1 >/dev/null | awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") print $(i - 1) }'
+}
+# secs CMD...: run a command, print the seconds it took.
+secs() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@"
+	t1=$(date +%s%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", (b - a) / 1e9 }'
+}
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+# record KEY VALUE: keep a value of a measurement.
+record() { echo "$2" >>"$work/res/$1"; }
+median() {
+	sort -g "$work/res/$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# mount_nlfs ARGS...: mount nlfs on $mnt; $pid is its daemon.
+mount_nlfs() {
+	"$nlfs" mount "$@" "$mnt" >"$work/mount.out"
+	mounted=1
+	pid=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' "$work/mount.out")
+}
+umount_nlfs() {
+	"$nlfs" umount "$mnt" >/dev/null
+	mounted=0
+}
+status_of() { awk -F': ' -v k="$1" '$1 == k { print $2 }' "$mnt/status"; }
+
+log "bench: building nlfs"
+(cd "$repo" && go build -o "$nlfs" ./cmd/nlfs)
+
+gib=1073741824
+pages=262144 # 1 GiB of 4 KiB pages
+log "bench: making a 1 GiB source in /dev/shm"
+head -c $gib /dev/urandom >"$src"
+
+# The layouts of the read benchmark, over a 1 GiB store.
+echo "0-$((pages - 1))" >"$work/identity.layout"
+# 60,000 single-page runs at random store pages (no page continues the one
+# before it, and none is continued by the long run), then one long run.
+awk -v n=$pages -v k=60000 'BEGIN {
+	srand(1); prev = -2
+	for (i = 0; i < k; i++) {
+		do { p = int(rand() * n) } while (p == prev + 1 || p == k)
+		printf "%d ", p; prev = p
+	}
+	printf "%d-%d\n", k, n - 1
+}' >"$work/random60k.layout"
+"$nlfs" layout gen reverse $pages >"$work/reverse.layout"
+
+# ---- 1. reading view: cold and repeated, against the source file in tmpfs ----
+# Each repetition mounts afresh and applies the layout, so that the first
+# read meets a view the daemon has never read: that is "cold". What is cold
+# is the daemon's fresh view mapping, with no page table entries yet (its
+# prefaulter maps them in the background as soon as the layout is in force);
+# the page cache plays no part: tmpfs pages cannot be dropped, and nlfs
+# serves view with direct I/O, so every read goes to the daemon anyway. So
+# the page cache is dropped once, before the first measurement, not before
+# each read: right after a drop the kernel moves every page between its LRU
+# lists on the second access, which makes that one read of tmpfs and of nlfs
+# up to twice as slow and measures nothing about either. "At once": a
+# second mount, read the moment the layout is written, racing the
+# prefaulter.
+drop_caches
+for name in identity random60k reverse; do
+	for rep in $(seq "$reps"); do
+		log "bench: read view, $name layout, repetition $rep/$reps"
+		mount_nlfs --source "$src"
+		dd if="$work/$name.layout" of="$mnt/layout" bs=1M status=none
+		now=$(ddsecs if="$mnt/view" of=/dev/null bs=1M)
+		umount_nlfs
+		record "now-$name" "$now"
+
+		mount_nlfs --source "$src"
+		record "apply-mount-$name" "$(secs dd if="$work/$name.layout" of="$mnt/layout" bs=1M status=none)"
+		if ((rep == 1)); then
+			echo "$name: $(status_of runs) runs, backend $(status_of backend) ($(status_of backend_reason))" >>"$work/layouts"
+		fi
+		b1=$(ddsecs if="$src" of=/dev/null bs=1M)
+		cold=$(ddsecs if="$mnt/view" of=/dev/null bs=1M)
+		warm=$(ddsecs if="$mnt/view" of=/dev/null bs=1M)
+		b2=$(ddsecs if="$src" of=/dev/null bs=1M)
+		b3=$(ddsecs if="$src" of=/dev/null bs=1M)
+		umount_nlfs
+		# The baseline of a repetition is the median of its three reads of
+		# the tmpfs file.
+		base=$(printf '%s\n' "$b1" "$b2" "$b3" | sort -g | sed -n 2p)
+		record "base-$name" "$base"
+		record "cold-$name" "$cold"
+		record "warm-$name" "$warm"
+		record "ratio-cold-$name" "$(awk -v b="$base" -v n="$cold" 'BEGIN { print b / n }')"
+		record "ratio-warm-$name" "$(awk -v b="$base" -v n="$warm" 'BEGIN { print b / n }')"
+		record "ratio-now-$name" "$(awk -v b="$base" -v n="$now" 'BEGIN { print b / n }')"
+	done
+done
+
+# ---- 2. data: read and write 1 GiB, against the same tmpfs file ----
+# Writes overwrite existing pages on both sides (conv=notrunc); the order of
+# the two alternates from one repetition to the next.
+mount_nlfs --source "$src"
+for rep in $(seq "$reps"); do
+	log "bench: data read and write, repetition $rep/$reps"
+	for i in 1 2; do
+		if (((rep + i) % 2)); then
+			record data-read "$(ddsecs if="$mnt/data" of=/dev/null bs=1M)"
+			record data-write "$(ddsecs if=/dev/zero of="$mnt/data" bs=1M count=1024 conv=notrunc)"
+		else
+			record base-read "$(ddsecs if="$src" of=/dev/null bs=1M)"
+			record base-write "$(ddsecs if=/dev/zero of="$src" bs=1M count=1024 conv=notrunc)"
+		fi
+	done
+	record view-write "$(ddsecs if=/dev/zero of="$mnt/view" bs=1M count=1024 conv=notrunc)"
+	n=$(tail -1 "$work/res/data-read")
+	b=$(tail -1 "$work/res/base-read")
+	record ratio-data-read "$(awk -v b="$b" -v n="$n" 'BEGIN { print b / n }')"
+	n=$(tail -1 "$work/res/data-write")
+	b=$(tail -1 "$work/res/base-write")
+	record ratio-data-write "$(awk -v b="$b" -v n="$n" 'BEGIN { print b / n }')"
+	record ratio-view-write "$(awk -v b="$b" -v n="$(tail -1 "$work/res/view-write")" 'BEGIN { print b / n }')"
+done
+umount_nlfs
+
+# ---- 2b. the ceiling: the fastest file go-fuse serves here, against the same tmpfs file ----
+# internal/bench/ceiling answers every read from one mapped buffer and drops
+# every write: nothing nlfs does, only FUSE and go-fuse.
+log "bench: the go-fuse ceiling"
+(cd "$repo" && go build -o "$work/ceiling" ./internal/bench/ceiling)
+cmnt=$work/ceiling-mnt
+mkdir -p "$cmnt"
+"$work/ceiling" "$cmnt" >"$work/ceiling.out" 2>&1 &
+cpid=$!
+trap 'kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; umount -l "$cmnt" 2>/dev/null; cleanup' EXIT
+for _ in $(seq 50); do
+	grep -q ready "$work/ceiling.out" && break
+	sleep 0.1
+done
+for rep in $(seq "$reps"); do
+	cr=$(ddsecs if="$cmnt/f" of=/dev/null bs=1M)
+	br=$(ddsecs if="$src" of=/dev/null bs=1M)
+	cw=$(ddsecs if=/dev/zero of="$cmnt/f" bs=1M count=1024 conv=notrunc)
+	bw=$(ddsecs if=/dev/zero of="$src" bs=1M count=1024 conv=notrunc)
+	record ceil-read "$cr"
+	record ceil-base-read "$br"
+	record ceil-write "$cw"
+	record ceil-base-write "$bw"
+	record ratio-ceil-read "$(awk -v b="$br" -v n="$cr" 'BEGIN { print b / n }')"
+	record ratio-ceil-write "$(awk -v b="$bw" -v n="$cw" 'BEGIN { print b / n }')"
+done
+kill $cpid
+wait $cpid || true
+trap cleanup EXIT
+
+# ---- 3. applying a layout: Mapper.Apply against a bare remap_file_pages loop ----
+log "bench: parse, bare remap loop and apply of 60,001 runs ($reps times)"
+benchout=$(cd "$repo" && go test -run '^$' -bench '^BenchmarkPipeline60k$' -benchtime="${reps}x" ./internal/bench/)
+metric() { awk -v m="$1" '/^BenchmarkPipeline60k/ { for (i = 1; i < NF; i++) if ($(i + 1) == m) print $i }' <<<"$benchout"; }
+apply_ms=$(metric apply-ms)
+bare_ms=$(metric bare-ms)
+parse_ms=$(metric parse-ms)
+apply_ratio=$(metric apply/bare)
+parse_ratio=$(metric parse/apply)
+
+# ---- 4. memory: a 1,048,576-page random permutation of a 4 GiB store ----
+log "bench: memory with a 1,048,576-page random permutation of a 4 GiB store"
+mount_nlfs --pages $((4 * pages))
+dd if=/dev/zero of="$mnt/data" bs=1M count=4096 conv=notrunc status=none
+"$nlfs" layout gen shuffle $((4 * pages)) 1 >"$work/shuffle.layout"
+big_apply=$(secs dd if="$work/shuffle.layout" of="$mnt/layout" bs=1M status=none)
+echo "shuffle of 4 GiB: $(status_of runs) runs, backend $(status_of backend) ($(status_of backend_reason))" >>"$work/layouts"
+big_backend=$(status_of backend)
+big_read=$(ddsecs if="$mnt/view" of=/dev/null bs=1M)
+read -r rss shmem < <(awk '/^VmRSS:/ { r = $2 } /^RssShmem:/ { s = $2 } END { print r, s }' "/proc/$pid/status")
+umount_nlfs
+beyond_kb=$((rss - shmem))
+budget_kb=$(((64 * 1048576 + 16 * 4 * pages) / 1024))
+
+# ---- the table ----
+missed=0
+# row NAME NLFS BASELINE RATIO TARGET: TARGET is ">=x", "<=x" or "".
+row() {
+	local verdict=""
+	if [[ -n $5 ]]; then
+		if awk -v r="$4" -v t="$5" 'BEGIN { op = substr(t, 1, 2); v = substr(t, 3) + 0; exit !((op == ">=" && r >= v) || (op == "<=" && r <= v)) }'; then
+			verdict="ok"
+		else
+			verdict="**missed**"
+			missed=1
+		fi
+	fi
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "${5:-–}" "$verdict"
+}
+gbs() { awk -v s="$1" -v b="${2:-$gib}" 'BEGIN { printf "%.2f GB/s", b / s / 1e9 }'; }
+r2() { awk -v r="$1" 'BEGIN { printf "%.2f", r }'; }
+
+{
+	echo "nlfs benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps repetitions"
+	echo "machine: $(awk -F': ' '/^model name/ { m = $2 } END { print m }' /proc/cpuinfo), $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); $(uname -srm)"
+	echo "command: scripts/bench.sh$( ((check)) && echo ' --check')$( ((reps != 5)) && echo " --reps $reps")"
+	echo
+	sed 's/^/    /' "$work/layouts"
+	echo
+	echo "| figure | nlfs | baseline | ratio | target | |"
+	echo "|---|---|---|---|---|---|"
+	for name in identity random60k reverse; do
+		case $name in
+		identity) what="identity layout (1 run)" ;;
+		random60k) what="60,000 random single-page runs + 1 long run" ;;
+		reverse) what="full reverse (262,144 runs)" ;;
+		esac
+		row "cold read of view, $what" "$(gbs "$(median "cold-$name")")" "$(gbs "$(median "base-$name")") (tmpfs file)" "$(r2 "$(median "ratio-cold-$name")")" ">=0.5"
+		row "repeated read of view, $what" "$(gbs "$(median "warm-$name")")" "$(gbs "$(median "base-$name")") (tmpfs file)" "$(r2 "$(median "ratio-warm-$name")")" ""
+		row "read of view at once after the layout, $what" "$(gbs "$(median "now-$name")")" "$(gbs "$(median "base-$name")") (tmpfs file)" "$(r2 "$(median "ratio-now-$name")")" ""
+	done
+	row "read of data (1 GiB)" "$(gbs "$(median data-read)")" "$(gbs "$(median base-read)") (tmpfs file)" "$(r2 "$(median ratio-data-read)")" ">=0.8"
+	row "write of data (1 GiB over existing pages)" "$(gbs "$(median data-write)")" "$(gbs "$(median base-write)") (tmpfs file)" "$(r2 "$(median ratio-data-write)")" ">=0.8"
+	row "go-fuse ceiling: read of a file that does nothing (1 GiB)" "$(gbs "$(median ceil-read)")" "$(gbs "$(median ceil-base-read)") (tmpfs file)" "$(r2 "$(median ratio-ceil-read)")" ""
+	row "go-fuse ceiling: write of a file that drops it (1 GiB)" "$(gbs "$(median ceil-write)")" "$(gbs "$(median ceil-base-write)") (tmpfs file)" "$(r2 "$(median ratio-ceil-write)")" ""
+	row "write of view, identity layout (1 GiB)" "$(gbs "$(median view-write)")" "$(gbs "$(median base-write)") (tmpfs file)" "$(r2 "$(median ratio-view-write)")" ""
+	row "apply 60,001 runs, remap backend (time)" "$(printf '%.0f ms' "$apply_ms")" "$(printf '%.0f ms' "$bare_ms") (bare remap_file_pages loop)" "$(r2 "$apply_ratio")" "<=1.25"
+	row "parse and compile that layout (time)" "$(printf '%.1f ms' "$parse_ms")" "$(printf '%.0f ms' "$apply_ms") (applying it)" "$(awk -v r="$parse_ratio" 'BEGIN { printf "%.3f", r }')" "<=0.1"
+	row "write that layout through the mount (time)" "$(printf '%.0f ms' "$(awk -v s="$(median apply-mount-random60k)" 'BEGIN { print s * 1000 }')")" "$(printf '%.0f ms' "$bare_ms") (bare loop)" "$(r2 "$(awk -v s="$(median apply-mount-random60k)" -v b="$bare_ms" 'BEGIN { print s * 1000 / b }')")" ""
+	row "daemon memory beyond the store, 1,048,576-page permutation, after a full read" "$((beyond_kb / 1024)) MiB" "$((budget_kb / 1024)) MiB (64 MiB + 16 B/page)" "$(awk -v a=$beyond_kb -v b=$budget_kb 'BEGIN { printf "%.2f", a / b }')" "<=1"
+	row "read of that 4 GiB view ($big_backend), once; layout written in $(printf '%.2f' "$big_apply") s" "$(gbs "$big_read" $((4 * gib)))" "" "" ""
+}
+
+if ((check && missed)); then
+	echo "bench.sh: a target was missed" >&2
+	exit 1
+fi
