@@ -385,6 +385,7 @@ func TestLayoutCommands(t *testing.T) {
 	checkOneLine(t, nlfs(t, "9", "layout", "check", "--pages", "8", "-"), exitLayout, "page 9 is past the end of data (8 pages)")
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "spiral", "3"), exitUsage, "spiral")
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "x"), exitUsage, `"x" is not a number`)
+	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "-1"), exitUsage, "N must be from 0 to 1048576, got -1")
 }
 
 // TestNamedDemos runs every demo and checks what it shows, in order.

@@ -76,9 +76,12 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 
 func layoutGenCmd(args []string, stdout io.Writer) error {
 	fset := newFlagSet("layout gen", "NAME ARGS...\n\nGenerators:\n  "+strings.Join(layout.GeneratorNames(), "\n  "))
-	pos, err := parseArgs(fset, args)
-	if err != nil {
-		return err
+	// gen takes no flags; its arguments are numbers, negative ones included
+	// (which the generator then refuses by name).
+	pos := args
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fset.Usage()
+		return errHelp
 	}
 	if len(pos) == 0 {
 		return usageErrorf("layout gen: missing generator name (one of: %s)", strings.Join(layout.GeneratorNames(), ", "))
