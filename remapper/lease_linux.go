@@ -30,8 +30,9 @@ func (l *Lease) Release() {
 	m.mu.RUnlock()
 }
 
-// zeros stands in for view pages whose store page is past the end of data. It is never
-// written (Bufs are read-only), so it stays on the kernel's shared zero page.
+// zeros stands in for view pages whose store page is past the end of data or was never
+// written. It is never written (Bufs are read-only), so it stays on the kernel's shared
+// zero page.
 var zeros [64 << 10]byte
 
 // add appends b, merging it into the last piece when it continues it in memory (an
@@ -62,8 +63,9 @@ func (l *Lease) addZeros(n int) {
 // or past it gives an empty Lease, as ReadView returns 0): slices of the view mapping for
 // the remap and mmap backends, of the linear store mapping for gather, and of a shared zero
 // buffer for view pages whose store page is past the end of data (never touched, so never
-// SIGBUS) or was never written (not touched either, so that it is not allocated). The slices number at most about one per page of the range; for a mapped view
-// they are one per stretch of pages inside the store. The bytes are those ReadView would copy.
+// SIGBUS) or was never written (not touched either, so that it is not allocated). There is
+// at most about one slice per page of the range; a mapped view gives one per stretch of
+// written pages, an identity view one in all. The bytes are those ReadView would copy.
 func (m *Mapper) ViewSlices(off int64, n int) (*Lease, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("read view: negative offset %d: %w", off, syscall.EINVAL)

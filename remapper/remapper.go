@@ -21,7 +21,12 @@
 //
 // All backends give byte-identical views. Store pages that a view references but that lie at
 // or past the end of the store read as zeros and are never touched (touching them through a
-// mapping would raise SIGBUS).
+// mapping would raise SIGBUS); so do pages never written (touching a hole through a shared
+// mapping would allocate it: a sparse store stays sparse when read). Writes into pages
+// already written are copied through a mapping; others go through pwrite, which allocates
+// them and reports a store that cannot grow as an error. A background prefaulter maps the
+// written pages of each new view into the page tables, so that a first read does not fault
+// them in one by one.
 package remapper
 
 import "fmt"

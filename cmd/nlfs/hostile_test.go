@@ -312,7 +312,7 @@ func TestHostileArguments(t *testing.T) {
 		{"gen huge", []string{"layout", "gen", "reverse", "100000000000"}, exitUsage, "N must be from 0 to 1048576"},
 		{"gen overflow", []string{"layout", "gen", "reverse", "99999999999999999999"}, exitUsage, `"99999999999999999999" is not a number`},
 		{"gen bare hex", []string{"layout", "gen", "reverse", "0x"}, exitUsage, `"0x" is not a number`},
-		{"gen negative", []string{"layout", "gen", "reverse", "-1"}, exitUsage, "unknown flag -1"},
+		{"gen negative", []string{"layout", "gen", "reverse", "-1"}, exitUsage, "N must be from 0 to 1048576, got -1"},
 		{"gen missing K", []string{"layout", "gen", "rotate", "4"}, exitUsage, "wrong number of arguments for rotate"},
 		{"gen zero K", []string{"layout", "gen", "interleave", "8", "0"}, exitUsage, "K must be at least 1"},
 		{"apply no layout", []string{"apply", "--source", src}, exitUsage, "--layout FILE is required"},
