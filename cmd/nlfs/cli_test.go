@@ -243,7 +243,7 @@ func TestKill9ThenMount(t *testing.T) {
 	if !processGone(pid, 5*time.Second) {
 		t.Fatal("daemon survived SIGKILL")
 	}
-	if _, err := os.Stat(dir); !deadMount(err) {
+	if _, err := os.Stat(dir); !deadMount(dir, err) {
 		t.Fatalf("after kill -9: stat %v, want ENOTCONN", err)
 	}
 	r := nlfs(t, "", "mount", "--pages", "2", dir)

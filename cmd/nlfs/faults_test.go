@@ -108,7 +108,7 @@ func kill9(t *testing.T, pid int) {
 // wantDead checks that dir is a mountpoint left dead by a killed daemon.
 func wantDead(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := os.Stat(dir); !deadMount(err) {
+	if _, err := os.Stat(dir); !deadMount(dir, err) {
 		t.Fatalf("after kill -9: stat %s: %v, want transport endpoint is not connected", dir, err)
 	}
 }

@@ -22,7 +22,7 @@ import (
 // daemon is detached first, and note tells the user.
 func prepareMountpoint(mnt string, note func(string)) error {
 	fi, err := os.Stat(mnt)
-	if deadMount(err) {
+	if deadMount(mnt, err) {
 		if err := detach(mnt); err != nil {
 			return mountpointErrorf("%s was left dead by a killed daemon and could not be recovered: %v", mnt, err)
 		}
@@ -67,11 +67,20 @@ func readDirNames(dir string, n int) ([]string, error) {
 	return names, err
 }
 
-// deadMount tells whether a stat error means the FUSE daemon behind the
-// mountpoint is gone: killed (ENOTCONN) or its connection aborted through
-// /sys/fs/fuse/connections (ECONNABORTED).
-func deadMount(err error) bool {
-	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+// deadMount tells whether stat's error on mnt means the FUSE daemon behind
+// it is gone: killed (ENOTCONN), its connection aborted through
+// /sys/fs/fuse/connections (ECONNABORTED), or — as the kernel sometimes
+// answers right after the daemon died — EIO from a FUSE mount that no nlfs
+// daemon serves.
+func deadMount(mnt string, err error) bool {
+	switch {
+	case errors.Is(err, syscall.ENOTCONN), errors.Is(err, syscall.ECONNABORTED):
+		return true
+	case errors.Is(err, syscall.EIO):
+		m, ok := mountAt(mnt)
+		return ok && strings.HasPrefix(m.fstype, "fuse") && findDaemon(mnt) == 0
+	}
+	return false
 }
 
 // fusermount finds the setuid helper that mounts and unmounts for users.
@@ -139,7 +148,7 @@ func umountCmd(args []string) error {
 	}
 	pid := findDaemon(mnt)
 	_, statErr := os.Stat(mnt)
-	dead := deadMount(statErr)
+	dead := deadMount(mnt, statErr)
 	if *lazy || dead {
 		err = detach(mnt)
 	} else {
