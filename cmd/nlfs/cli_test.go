@@ -449,3 +449,40 @@ func TestWalkthroughScript(t *testing.T) {
 		at += i
 	}
 }
+
+// TestDemoCleansUpWhenCut: a reader that goes away mid-demo (`| head`)
+// or Ctrl-C must not leave the demo's mount behind.
+func TestDemoCleansUpWhenCut(t *testing.T) {
+	requireFUSE(t)
+	before := demoMounts()
+	for _, cut := range []string{"closed stdout", "SIGINT"} {
+		cmd := exec.Command(nlfsBin, "demo", "ltp")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Start()
+		out.Read(make([]byte, 1))
+		// Cut it once its mount is up, while it still has output to write.
+		for i := 0; demoMounts() == before && i < 500; i++ {
+			time.Sleep(time.Millisecond)
+		}
+		if cut == "SIGINT" {
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+		out.Close()
+		cmd.Wait()
+		deadline := time.Now().Add(5 * time.Second)
+		for demoMounts() > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := demoMounts(); n > before {
+			t.Errorf("%s: %d demo mounts left behind", cut, n-before)
+		}
+	}
+}
+
+func demoMounts() int {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	return strings.Count(string(b), "/nlfs-demo-")
+}

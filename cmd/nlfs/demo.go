@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
@@ -253,6 +255,23 @@ func (d demo) run(out io.Writer) (err error) {
 	}
 	defer os.Remove(dir)
 	s := &session{out: out, dir: dir, page: remapper.PageSize()}
+
+	// The mount must not outlive the demo: a reader that stops early
+	// (`nlfs demo | head`) must not kill it with SIGPIPE, and Ctrl-C
+	// (even while mounting) unmounts before leaving.
+	signal.Ignore(syscall.SIGPIPE)
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(interrupted)
+	go func() {
+		if _, ok := <-interrupted; ok {
+			if _, mounted := mountAt(dir); mounted {
+				umountCmd([]string{"--lazy", dir})
+			}
+			os.Remove(dir)
+			os.Exit(130)
+		}
+	}()
 
 	fmt.Fprintf(out, "nlfs demo %s — %s\n\n%s\n\n", d.name, d.summary, d.explain)
 	s.step("nlfs mount --pages %d %s", d.pages, dir)
