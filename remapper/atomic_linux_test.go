@@ -366,15 +366,24 @@ func TestMillionRuns(t *testing.T) {
 // with the previous view intact and the half-built one unmapped. It runs in a child process,
 // since a process at the limit is fragile.
 func TestKernelVMALimit(t *testing.T) {
-	if os.Getenv("REMAPPER_LIMIT_CHILD") == "1" {
-		kernelLimitChild(t)
+	runInChild(t, "REMAPPER_LIMIT_CHILD", kernelLimitChild)
+}
+
+// runInChild runs the calling test again in a child process with env=1
+// set, where it runs child instead; the child must print CHILD-OK. Its
+// "child:" lines are logged here. For tests that drive the process to the
+// kernel's VMA limit, where the process is fragile.
+func runInChild(t *testing.T, env string, child func(*testing.T)) {
+	t.Helper()
+	if os.Getenv(env) == "1" {
+		child(t)
 		return
 	}
 	if testing.Short() {
 		t.Skip("short")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelVMALimit$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "REMAPPER_LIMIT_CHILD=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("CHILD-OK")) {
 		t.Fatalf("child: %v\n%s", err, out)

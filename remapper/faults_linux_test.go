@@ -3,8 +3,6 @@ package remapper
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -161,24 +159,7 @@ func TestFaultHooks(t *testing.T) {
 // and nothing leaked; then the mapper maps small layouts again. It runs in a
 // child process, since a process at the VMA limit is fragile.
 func TestAutoAtKernelVMALimit(t *testing.T) {
-	if os.Getenv("REMAPPER_AUTO_LIMIT_CHILD") == "1" {
-		autoLimitChild(t)
-		return
-	}
-	if testing.Short() {
-		t.Skip("short")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAutoAtKernelVMALimit$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "REMAPPER_AUTO_LIMIT_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("CHILD-OK")) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "child:") {
-			t.Log(strings.TrimSpace(l))
-		}
-	}
+	runInChild(t, "REMAPPER_AUTO_LIMIT_CHILD", autoLimitChild)
 }
 
 func autoLimitChild(t *testing.T) {
