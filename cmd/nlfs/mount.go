@@ -224,6 +224,15 @@ func serve(c *mountConfig) (err error) {
 	}
 	defer root.Close()
 
+	// Catch signals before mounting: go-fuse's mount ends with a poll of
+	// a file in the new mount, answered by this very process, and a
+	// signal that killed the process then would leave a thread waiting
+	// on itself in the kernel, unkillable, and the mount hung. A signal
+	// that arrives while mounting is handled once the mount is up.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGHUP)
+
 	logger := log.New(os.Stderr, "nlfs: ", 0)
 	srv, err := fs.Mount(c.mountpoint, root, fs.MountOptions{
 		AllowOther: c.allowOther,
@@ -235,9 +244,6 @@ func serve(c *mountConfig) (err error) {
 	}
 	markCloseOnExec() // /dev/fuse, and anything inherited
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	signal.Ignore(syscall.SIGHUP)
 	done := make(chan struct{})
 	go func() {
 		srv.Wait()
