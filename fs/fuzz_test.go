@@ -112,6 +112,9 @@ func (s *sharedMount) close() {
 	if s.mnt != "" {
 		os.Remove(s.mnt)
 	}
+	// Start over: `go test -count=N` runs the fuzz target again and
+	// mounts anew.
+	*s = sharedMount{}
 }
 
 // clearDeadFuzzMounts detaches fuzz mounts whose serving process is gone (a
