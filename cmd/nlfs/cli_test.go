@@ -64,6 +64,13 @@ func nlfs(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(nlfsBin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd to its end and returns its exit code and output; a command
+// that cannot be started at all fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -72,7 +79,7 @@ func nlfs(t *testing.T, stdin string, args ...string) result {
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run nlfs %v: %v", args, err)
+		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return r
 }

@@ -109,18 +109,7 @@ func execBash(script string) *exec.Cmd { return exec.Command("bash", "-c", scrip
 // shResult runs a bash script and returns its exit code and output.
 func shResult(t *testing.T, script string) result {
 	t.Helper()
-	cmd := execBash(script)
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if err != nil {
-		if cmd.ProcessState == nil {
-			t.Fatalf("bash: %v", err)
-		}
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	return r
+	return runCmd(t, execBash(script))
 }
 
 // daemonHWM returns the peak resident memory of process pid, in KiB.

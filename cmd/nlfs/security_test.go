@@ -44,18 +44,7 @@ func openDir(t *testing.T) string {
 // asNobody runs a shell script as user nobody and returns its result.
 func asNobody(t *testing.T, script string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", script, "bash"}, args...)...)
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if err != nil {
-		if cmd.ProcessState == nil {
-			t.Fatalf("setpriv: %v", err)
-		}
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	return r
+	return runCmd(t, exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", script, "bash"}, args...)...))
 }
 
 func requireRoot(t *testing.T) {
