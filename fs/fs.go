@@ -243,15 +243,17 @@ func (r *Root) noteError(what string, err error) {
 func (r *Root) layoutText() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.pinned {
-		return layout.AppendCanonical(nil, toLayoutRuns(r.m.Runs()))
+	if r.pinned && r.canonical != nil {
+		return r.canonical
 	}
-	if r.canonical == nil {
+	text := layout.AppendCanonical(nil, toLayoutRuns(r.m.Runs()))
+	if r.pinned {
 		// applyLocked clears the cache under mu after the mapper has the
-		// new layout, so these runs are the pinned layout's.
-		r.canonical = layout.AppendCanonical(nil, toLayoutRuns(r.m.Runs()))
+		// new layout, so these runs are the pinned layout's. The identity
+		// follows data, so its text is never cached.
+		r.canonical = text
 	}
-	return r.canonical
+	return text
 }
 
 // dropViewCache drops whatever the kernel caches of view (pages and size
