@@ -40,27 +40,24 @@ func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 // then falls back to pread into a buffer and a second copy.
 func (n *dataNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	noteRead(&n.root.dataRead)
-	l, err := n.root.m.DataSlices(off, len(dest))
+	l, err := n.root.e.DataSlices(off, len(dest))
 	if err != nil {
-		return nil, n.root.fail("read data", err)
+		return nil, toErrno(err)
 	}
 	return leased(l, dest), 0
 }
 
 func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	k, err := n.root.m.WriteData(data, off)
-	if k > 0 {
-		n.root.invalidateView()
-	}
+	k, err := n.root.e.WriteData(data, off)
 	if err != nil {
-		return uint32(k), n.root.fail("write data", err)
+		return uint32(k), toErrno(err)
 	}
 	return uint32(k), 0
 }
 
 func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = 0o644
-	setSize(&out.Attr, n.root.m.DataSize())
+	setSize(&out.Attr, n.root.e.DataSize())
 	return 0
 }
 
@@ -74,11 +71,7 @@ func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Se
 }
 
 func (n *dataNode) truncate(size int64) syscall.Errno {
-	if err := n.root.m.Truncate(size); err != nil {
-		return n.root.fail("truncate data", err)
-	}
-	n.root.dropViewCache()
-	return 0
+	return toErrno(n.root.e.Truncate(size))
 }
 
 // Fsync has nothing to do: the store is memory.

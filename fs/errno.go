@@ -7,9 +7,9 @@ import (
 	"github.com/nlfs/nlfs/layout"
 )
 
-// toErrno is the one place where an error becomes the errno a FUSE client
-// sees. A bad layout is EINVAL; an errno from the kernel passes through; the
-// rest is EIO (and is reported in status by the caller).
+// toErrno is the one place where an error becomes the errno a FUSE client sees. A bad layout
+// is EINVAL; an errno the error wraps (from the kernel, or one the engine chose for a
+// refusal) passes through; the rest is EIO (and is reported in status by the engine).
 func toErrno(err error) syscall.Errno {
 	if err == nil {
 		return 0
@@ -24,11 +24,3 @@ func toErrno(err error) syscall.Errno {
 	}
 	return syscall.EIO
 }
-
-// fail records err for status under what and returns its errno.
-func (r *Root) fail(what string, err error) syscall.Errno {
-	r.noteError(what, err)
-	return toErrno(err)
-}
-
-var errViewSize = errors.New("the view's size follows the layout; write a layout to change it")

@@ -1,12 +1,15 @@
 package fs
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/nlfs/nlfs/remapper"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // arm injects f into the mapper of every mount of this process until the
@@ -27,7 +30,7 @@ func injected(t *testing.T) func() int64 {
 // says "No space left on device" —, what was written stays, nothing else
 // changes, status says why, and the daemon goes on serving.
 func TestENOSPCReachesWriter(t *testing.T) {
-	mnt, root := testMount(t, Options{Source: letters(2)})
+	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(letters(2))})
 	count := injected(t)
 	disarm := remapper.SetFault(remapper.Fault{Op: remapper.FaultPwrite, Errno: syscall.ENOSPC, Count: -1})
 	t.Cleanup(disarm)
@@ -36,7 +39,7 @@ func TestENOSPCReachesWriter(t *testing.T) {
 		"head -c 8192 /dev/zero | tr '\\0' Z | dd of=data bs=4096 seek=2 conv=notrunc status=none",
 		"printf x >> data",
 	}
-	if root.Mapper().Status().Backend == remapper.Gather {
+	if e.Main().Remapper().Status().Backend == remapper.Gather {
 		// Under gather a view write is a store write too (a mapping
 		// backend writes the view's pages in memory, which never grows).
 		scripts = append(scripts, "head -c 4096 /dev/zero | dd of=view bs=4096 count=1 conv=notrunc status=none")
@@ -67,7 +70,7 @@ func TestENOSPCReachesWriter(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "No space left on device") {
 		t.Errorf("3 MiB write into a store with 1 MiB left: %v", err)
 	}
-	if got := root.Mapper().DataSize(); got != 1<<20 {
+	if got := e.DataSize(); got != 1<<20 {
 		t.Errorf("data after a write cut short by ENOSPC: %d bytes, want the 1 MiB written", got)
 	}
 	if got := pageLetters([]byte(sh(t, mnt, "cat data"))); got != strings.Repeat("Y", 256) {
@@ -75,7 +78,7 @@ func TestENOSPCReachesWriter(t *testing.T) {
 	}
 	remapper.SetFault(remapper.Fault{Op: remapper.FaultPwrite})() // disarm
 	sh(t, mnt, "printf tail >> data")
-	if got := root.Mapper().DataSize(); got != 1<<20+4 {
+	if got := e.DataSize(); got != 1<<20+4 {
 		t.Errorf("after space came back, append: %d bytes", got)
 	}
 	t.Logf("%d ENOSPC faults injected", count())
@@ -89,7 +92,7 @@ func TestRemapRefusedThroughMount(t *testing.T) {
 		t.Run("probe/"+errno.Error(), func(t *testing.T) {
 			count := injected(t)
 			arm(t, remapper.Fault{Op: remapper.FaultRemap, Errno: errno, Count: -1})
-			mnt, _ := testMount(t, Options{Source: letters(8)})
+			mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(8))})
 			sh(t, mnt, "printf '7-0' | dd of=layout status=none")
 			if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "HGFEDCBA" {
 				t.Errorf("view %q, want HGFEDCBA", got)
@@ -102,7 +105,7 @@ func TestRemapRefusedThroughMount(t *testing.T) {
 		})
 		t.Run("later/"+errno.Error(), func(t *testing.T) {
 			count := injected(t)
-			mnt, _ := testMount(t, Options{Source: letters(8)})
+			mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(8))})
 			sh(t, mnt, "printf '7-0' | dd of=layout status=none")
 			if st := status(t, mnt); st["backend"] != "remap" {
 				// Only where remap_file_pages works can it start failing.
@@ -134,7 +137,7 @@ func TestRemapRefusedThroughMount(t *testing.T) {
 func TestVMALimitThroughMount(t *testing.T) {
 	t.Run("auto", func(t *testing.T) {
 		count := injected(t)
-		mnt, _ := testMount(t, Options{Source: letters(8)})
+		mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(8))})
 		sh(t, mnt, "printf '7-0' | dd of=layout status=none")
 		backend := status(t, mnt)["backend"]
 		op := remapper.FaultRemap
@@ -162,7 +165,7 @@ func TestVMALimitThroughMount(t *testing.T) {
 	for _, b := range []remapper.Backend{remapper.Remap, remapper.MMap} {
 		t.Run(string(b), func(t *testing.T) {
 			count := injected(t)
-			mnt, _ := testMount(t, Options{Source: letters(8), Backend: b})
+			mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(8)), Backend: b})
 			sh(t, mnt, "printf '7-0' | dd of=layout status=none")
 			op := remapper.FaultRemap
 			if b == remapper.MMap {

@@ -1,18 +1,21 @@
 package fs
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // TestTLPI is the README's first session: three pages A, B, C and the
 // layout of TLPI Figure 49-5.
 func TestTLPI(t *testing.T) {
-	mnt, _ := testMount(t, Options{Pages: 3})
+	mnt, _ := testMount(t, engine.Options{Pages: 3})
 	sh(t, mnt, `for c in A B C; do head -c 4096 /dev/zero | tr '\0' $c; done > data`)
 	sh(t, mnt, `echo '2 1 0' > layout`)
 	if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "CBA" {
@@ -42,7 +45,7 @@ func TestTLPI(t *testing.T) {
 }
 
 func TestFreshMountIsIdentity(t *testing.T) {
-	mnt, _ := testMount(t, Options{Pages: 16})
+	mnt, _ := testMount(t, engine.Options{Pages: 16})
 	if got := sh(t, mnt, "cat layout"); got != "0-15\n" {
 		t.Errorf("fresh layout = %q, want 0-15", got)
 	}
@@ -58,7 +61,7 @@ func TestFreshMountIsIdentity(t *testing.T) {
 // TestEmptyLayoutFollowsData: writing back the identity's text pins the
 // view; writing nothing returns to the identity that follows data.
 func TestEmptyLayoutFollowsData(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(4)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	saved := filepath.Join(t.TempDir(), "saved")
 	sh(t, mnt, "cat layout > "+saved+" && cat "+saved+" > layout")
 	sh(t, mnt, "head -c 4096 /dev/zero | tr '\\0' E >> data")
@@ -81,7 +84,7 @@ func TestEmptyLayoutFollowsData(t *testing.T) {
 // with EINVAL, leaves the view and layout as they were, and status names
 // the error with its line and column.
 func TestBadLayoutKeepsPrevious(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(8)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(8))})
 	sh(t, mnt, "echo '7-0' > layout")
 	cases := []struct{ text, errPart string }{
 		{"0 1\n2 12\n", "line 2, column 3: page 12 is past the end of data (8 pages)"},
@@ -130,7 +133,7 @@ func TestBadLayoutKeepsPrevious(t *testing.T) {
 
 // TestLayoutInChunks: a layout arrives in pieces of any size.
 func TestLayoutInChunks(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(16)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(16))})
 	sh(t, mnt, "printf '# reverse, in one-byte writes\\n15-8, 7 6 5\\n4-0\\n' | dd of=layout bs=1 status=none")
 	if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "PONMLKJIHGFEDCBA" {
 		t.Errorf("view after 1-byte writes %q", got)
@@ -155,7 +158,7 @@ func TestLayoutInChunks(t *testing.T) {
 }
 
 func TestDataCopyAndTruncate(t *testing.T) {
-	mnt, _ := testMount(t, Options{Pages: 2})
+	mnt, _ := testMount(t, engine.Options{Pages: 2})
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.WriteFile(src, append(letters(5), "tail"...), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +192,7 @@ func TestDataCopyAndTruncate(t *testing.T) {
 
 // TestDD drives view and data with dd, small and large blocks, offsets.
 func TestDD(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(256)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(256))})
 	sh(t, mnt, "echo '255-0' > layout")
 	for _, bs := range []string{"512", "4k", "64k", "1M"} {
 		got := sh(t, mnt, "dd if=view bs="+bs+" status=none | md5sum")
@@ -215,7 +218,7 @@ func TestDD(t *testing.T) {
 // TestViewCoherence: descriptors already open see new layouts and writes
 // at once; aliases show every write.
 func TestViewCoherence(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(4)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	view, err := os.Open(filepath.Join(mnt, "view"))
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +255,7 @@ func TestViewCoherence(t *testing.T) {
 // TestMmapReader: a process that maps the view shared sees layout changes
 // and writes without remapping.
 func TestMmapReader(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(4)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	sh(t, mnt, "echo '0-3' > layout")
 	c := startMmapClient(t, filepath.Join(mnt, "view"))
 	if got := c.show(t); got != "ABCD" {
@@ -276,7 +279,7 @@ func TestMmapReader(t *testing.T) {
 // half-applied layout: every page they read belongs to one of the layouts.
 func TestConcurrentReadersAndLayouts(t *testing.T) {
 	const pages = 64
-	mnt, _ := testMount(t, Options{Source: letters(pages)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(pages))})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -327,7 +330,7 @@ func reverse(s string) string {
 }
 
 func TestGeneratedFiles(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(3)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(3))})
 	sh(t, mnt, "echo '2 1 0' > layout")
 	m := sh(t, mnt, "cat map")
 	for _, want := range []string{"view 0 -> file 2", "view 1 -> file 1", "view 2 -> file 0"} {

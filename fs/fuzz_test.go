@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nlfs/nlfs/layout"
+
+	"github.com/nlfs/nlfs/engine"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // The mount FuzzLayoutWrite writes to: 8 store pages, page p filled with
@@ -44,6 +49,7 @@ const (
 type sharedMount struct {
 	once sync.Once
 	mnt  string
+	e    *engine.Engine
 	root *Root
 	srv  *fuse.Server
 	err  error
@@ -59,17 +65,17 @@ var (
 	fuzzInputs atomic.Int64 // inputs run by this process
 )
 
-func (s *sharedMount) get(opts Options) (string, error) {
+func (s *sharedMount) get(opts engine.Options) (string, error) {
 	s.once.Do(func() {
 		clearDeadFuzzMounts()
 		s.mnt, s.err = os.MkdirTemp("", fuzzMountPrefix)
 		if s.err != nil {
 			return
 		}
-		if s.root, s.err = New(opts); s.err != nil {
+		if s.e, s.err = engine.New(opts); s.err != nil {
 			return
 		}
-		s.srv, s.err = Mount(s.mnt, s.root, MountOptions{
+		s.srv, s.root, s.err = Mount(s.mnt, s.e, MountOptions{
 			Logger: log.New(os.Stderr, "nlfs fuzz mount: ", 0),
 			PanicHandler: func(p any) fuse.Status {
 				msg := fmt.Sprint(p)
@@ -78,8 +84,8 @@ func (s *sharedMount) get(opts Options) (string, error) {
 			},
 		})
 		if s.err != nil {
-			s.root.Close()
-			s.root = nil
+			s.e.Close()
+			s.e = nil
 			return
 		}
 		var st unix.Stat_t
@@ -108,6 +114,10 @@ func (s *sharedMount) close() {
 	if s.root != nil {
 		s.root.Close()
 		s.root = nil
+	}
+	if s.e != nil {
+		s.e.Close()
+		s.e = nil
 	}
 	if s.mnt != "" {
 		os.Remove(s.mnt)
@@ -181,7 +191,7 @@ func FuzzLayoutWrite(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, text, chunks []byte) {
-		mnt, err := fuzzMount.get(Options{Source: letters(fuzzDataPages), MaxViewPages: fuzzMaxView})
+		mnt, err := fuzzMount.get(engine.Options{Source: bytes.NewReader(letters(fuzzDataPages)), MaxViewPages: fuzzMaxView})
 		if err != nil {
 			t.Fatalf("mount: %v", err)
 		}
@@ -272,10 +282,10 @@ func writeLayout(mnt string, text, chunks []byte) error {
 func expectedState(l *layout.Layout) (layoutText, view string) {
 	runs := l.Runs
 	if l.Identity {
-		runs = layout.Identity(fuzzDataPages)
+		runs = run.Identity(fuzzDataPages)
 	}
 	var b strings.Builder
-	for _, p := range layout.Pages(runs) {
+	for _, p := range run.Pages(runs) {
 		b.WriteByte(byte('A' + p))
 	}
 	return layout.Canonical(runs), b.String()

@@ -1,16 +1,11 @@
 package fs
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"strings"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/nlfs/nlfs/remapper"
 )
 
 // generatedNode is a read-only file whose text is made when it is opened
@@ -56,44 +51,4 @@ func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *f
 	}
 	setSize(&out.Attr, int64(len(text)))
 	return 0
-}
-
-// renderStatus is the status file: one `key: value` per line.
-func (r *Root) renderStatus() []byte {
-	st := r.m.Status()
-	r.mu.Lock()
-	gen, lastErr, pinned := r.generation, r.lastError, r.pinned
-	r.mu.Unlock()
-	if lastErr == "" {
-		lastErr = "none"
-	}
-	mode := "identity (follows data)"
-	if pinned {
-		mode = "pinned"
-	}
-	var b bytes.Buffer
-	kv := func(k string, v any) { fmt.Fprintf(&b, "%s: %v\n", k, v) }
-	kv("page_size", remapper.PageSize())
-	kv("data_bytes", st.DataBytes)
-	kv("data_pages", r.m.DataPages())
-	kv("view_pages", st.ViewPages)
-	kv("layout", mode)
-	kv("runs", st.Runs)
-	kv("backend", st.Backend)
-	kv("backend_reason", st.Reason)
-	kv("vmas", st.VMAs)
-	kv("max_map_count", st.MaxMapCount)
-	kv("generation", gen)
-	// One line whatever the message holds.
-	kv("last_error", strings.ReplaceAll(lastErr, "\n", " "))
-	return b.Bytes()
-}
-
-// renderVMAs lists the kernel's own record of the view mapping.
-func (r *Root) renderVMAs() []byte {
-	lines := r.m.MapsLines()
-	if len(lines) == 0 {
-		return []byte("# no VMA covers the view (backend " + string(r.m.Status().Backend) + ")\n")
-	}
-	return []byte(strings.Join(lines, "\n") + "\n")
 }

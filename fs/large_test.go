@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -13,11 +14,15 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+
+	"github.com/nlfs/nlfs/engine"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // tagPages writes each listed store page's tag (its number + 1, in its
 // first 8 bytes) straight into the store, not through the mount.
-func tagPages(t *testing.T, m *remapper.Mapper, pages []int64) {
+func tagPages(t *testing.T, m *remapper.Store, pages []int64) {
 	t.Helper()
 	var tag [8]byte
 	for _, p := range pages {
@@ -63,12 +68,12 @@ func TestLargeReverse(t *testing.T) {
 		t.Skip("large view (-short)")
 	}
 	const n = 100000
-	mnt, root := testMount(t, Options{Pages: n})
+	mnt, e := testMount(t, engine.Options{Pages: n})
 	all := make([]int64, n)
 	for i := range all {
 		all[i] = int64(i)
 	}
-	tagPages(t, root.Mapper(), all)
+	tagPages(t, e.Store(), all)
 	sh(t, mnt, fmt.Sprintf("echo '%d-0' > layout", n-1))
 	st := status(t, mnt)
 	if st["view_pages"] != fmt.Sprint(n) || st["runs"] != fmt.Sprint(n) || st["last_error"] != "none" {
@@ -103,12 +108,12 @@ func TestMillionPagePermutation(t *testing.T) {
 		t.Skip("large view (-short)")
 	}
 	const n = 1 << 20
-	mnt, root := testMount(t, Options{Pages: n}) // sparse: only the tagged pages take memory
+	mnt, e := testMount(t, engine.Options{Pages: n}) // sparse: only the tagged pages take memory
 	runs, err := layout.Generate("shuffle", []int64{n, 2026})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages := layout.Pages(runs)
+	pages := run.Pages(runs)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sample := []int64{0, 1, n/2 - 1, n - 2, n - 1}
 	for range 2000 {
@@ -118,7 +123,7 @@ func TestMillionPagePermutation(t *testing.T) {
 	for i, v := range sample {
 		stored[i] = pages[v]
 	}
-	tagPages(t, root.Mapper(), stored)
+	tagPages(t, e.Store(), stored)
 
 	src := filepath.Join(t.TempDir(), "shuffle.layout")
 	if err := os.WriteFile(src, []byte(layout.Canonical(runs)), 0o644); err != nil {
@@ -166,7 +171,7 @@ func TestMillionPagePermutation(t *testing.T) {
 // reads (the reply then fails, or is interrupted) must not leave a lease,
 // and so the mapper's read lock, behind: writes and layouts go on after.
 func TestKilledReadersReleaseLeases(t *testing.T) {
-	mnt, root := testMount(t, Options{Pages: 16 << 20 / 4096})
+	mnt, e := testMount(t, engine.Options{Pages: 16 << 20 / 4096})
 	sh(t, mnt, "dd if=/dev/urandom of=data bs=1M count=16 conv=notrunc status=none")
 	for round := range 5 {
 		// Four readers of view and data in a loop, killed with SIGKILL
@@ -176,7 +181,7 @@ func TestKilledReadersReleaseLeases(t *testing.T) {
 		done; sleep 0.2; for p in $pids; do pkill -KILL -P $p; kill -KILL $p; done; wait 2>/dev/null; true`)
 		done := make(chan error, 1)
 		go func() {
-			_, err := root.Mapper().WriteData([]byte("still writable"), int64(round))
+			_, err := e.Store().WriteData([]byte("still writable"), int64(round))
 			done <- err
 		}()
 		select {
@@ -198,7 +203,7 @@ func TestKilledReadersReleaseLeases(t *testing.T) {
 // view (which reach the store behind data's back: the daemon drops data's
 // cached pages) and through data itself, and layouts leave it alone.
 func TestMmapDataReader(t *testing.T) {
-	mnt, _ := testMount(t, Options{Source: letters(4)})
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	sh(t, mnt, "echo '3-0' > layout")
 	c := startMmapClient(t, filepath.Join(mnt, "data"))
 	if got := c.show(t); got != "ABCD" {

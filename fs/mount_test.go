@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // TestMain lets the test binary double as a client process (see client.go):
@@ -41,18 +43,18 @@ func requireFUSE(t testing.TB) {
 	}
 }
 
-// testMount mounts a Root made from opts on a temporary directory and
+// testMount mounts an engine made from opts on a temporary directory and
 // unmounts it when the test ends. FUSE traces go to the test log with
 // NLFS_TEST_DEBUG=1; a panic in a handler fails the test.
-func testMount(t *testing.T, opts Options) (string, *Root) {
+func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	t.Helper()
 	requireFUSE(t)
 	mnt := t.TempDir()
-	root, err := New(opts)
+	e, err := engine.New(opts)
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("engine.New: %v", err)
 	}
-	srv, err := Mount(mnt, root, MountOptions{
+	srv, root, err := Mount(mnt, e, MountOptions{
 		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
 		Logger: log.New(testWriter{t}, "", 0),
 		PanicHandler: func(p any) fuse.Status {
@@ -61,7 +63,7 @@ func testMount(t *testing.T, opts Options) (string, *Root) {
 		},
 	})
 	if err != nil {
-		root.Close()
+		e.Close()
 		t.Fatalf("Mount: %v", err)
 	}
 	t.Cleanup(func() {
@@ -70,8 +72,9 @@ func testMount(t *testing.T, opts Options) (string, *Root) {
 		}
 		srv.Wait()
 		root.Close()
+		e.Close()
 	})
-	return mnt, root
+	return mnt, e
 }
 
 type testWriter struct{ t *testing.T }

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -19,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nlfs/nlfs/layout"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // TestStress runs, for NLFS_STRESS_DURATION (default 10s), 8 readers of
@@ -66,7 +69,7 @@ func TestStress(t *testing.T) {
 	for p := range int64(stressPages) {
 		copy(initial[p*int64(pageSize):], encodeStressPage(stressTag{seq: 0, idx: p, writer: int(p % 2)}))
 	}
-	mnt, root := testMount(t, Options{Source: initial})
+	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(initial)})
 	s := newStress(t, mnt)
 	// A hang fails with every goroutine's stack, not at the test binary's
 	// timeout (stress.sh runs without one). The mount's connection is
@@ -92,7 +95,7 @@ func TestStress(t *testing.T) {
 	s.setLayout(0)
 	end := s.measure()
 
-	s.checkModel(root)
+	s.checkModel(e)
 	st := status(t, mnt)
 	if st["last_error"] != "none" {
 		t.Errorf("status last_error after the stress: %q", st["last_error"])
@@ -452,7 +455,7 @@ func (s *stress) candidates(x stressWrite) map[int64]bool {
 }
 
 // checkModel reads data and checks it against the writes (see TestStress).
-func (s *stress) checkModel(root *Root) {
+func (s *stress) checkModel(e *engine.Engine) {
 	t := s.t
 	data, err := os.ReadFile(filepath.Join(s.mnt, "data"))
 	if err != nil || len(data) != stressPages*pageSize {
@@ -506,7 +509,7 @@ func (s *stress) checkModel(root *Root) {
 			}
 		}
 	}
-	if got := root.Mapper().DataSize(); got != stressPages*int64(pageSize) {
+	if got := e.DataSize(); got != stressPages*int64(pageSize) {
 		t.Errorf("data size %d after the stress, want %d", got, stressPages*pageSize)
 	}
 }

@@ -6,6 +6,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // viewNode is the store's pages in layout order, read from the nonlinear
@@ -13,6 +15,7 @@ import (
 type viewNode struct {
 	fusefs.Inode
 	root *Root
+	v    *engine.View
 }
 
 var (
@@ -36,29 +39,24 @@ func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 // buffer, and the daemon copies nothing.
 func (n *viewNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	noteRead(&n.root.viewRead)
-	l, err := n.root.m.ViewSlices(off, len(dest))
+	l, err := n.v.ViewSlices(off, len(dest))
 	if err != nil {
-		return nil, n.root.fail("read view", err)
+		return nil, toErrno(err)
 	}
 	return leased(l, dest), 0
 }
 
 func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	k, err := n.root.m.WriteView(data, off)
-	if k > 0 {
-		// The page written may show at other view pages too.
-		n.root.invalidateView()
-		n.root.invalidateData()
-	}
+	k, err := n.v.WriteView(data, off)
 	if err != nil {
-		return uint32(k), n.root.fail("write view", err)
+		return uint32(k), toErrno(err)
 	}
 	return uint32(k), 0
 }
 
 func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = 0o644
-	setSize(&out.Attr, n.root.m.ViewSize())
+	setSize(&out.Attr, n.v.ViewSize())
 	return 0
 }
 
@@ -66,9 +64,10 @@ func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 // O_TRUNC amount to when nothing is to change) and refuses any other: the
 // view's size is the layout's business.
 func (n *viewNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if size, ok := in.GetSize(); ok && int64(size) != n.root.m.ViewSize() {
-		n.root.noteError("truncate view", errViewSize)
-		return syscall.EINVAL
+	if size, ok := in.GetSize(); ok {
+		if err := n.v.TruncateView(int64(size)); err != nil {
+			return toErrno(err)
+		}
 	}
 	return n.Getattr(ctx, f, out)
 }

@@ -1,17 +1,21 @@
 package layout
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/nlfs/nlfs/run"
+)
 
 // Canonical returns the canonical text of a view given as runs: one line, entries joined by one
 // space, a trailing newline. Reading the view left to right, the longest stretch of consecutive pages
 // (ascending or descending, length >= 2) starting at each point is written as a range "a-b", a lone
 // page as a number; repeats are written out, never as "*", so the text is unique for the view.
 // Canonical(nil) == "\n".
-func Canonical(runs []Run) string { return string(AppendCanonical(nil, runs)) }
+func Canonical(runs []run.Run) string { return string(AppendCanonical(nil, runs)) }
 
 // AppendCanonical is Canonical appending to b, for big views. It walks the runs without expanding
 // them: an ascending stretch costs one step per run it spans, a descending one a step per page.
-func AppendCanonical(b []byte, runs []Run) []byte {
+func AppendCanonical(b []byte, runs []run.Run) []byte {
 	c := cursor{runs: runs}
 	c.settle()
 	for sep := false; !c.done(); sep = true {
@@ -46,7 +50,7 @@ func AppendCanonical(b []byte, runs []Run) []byte {
 
 // cursor walks the pages of runs; runs need not be maximal, and empty runs are skipped.
 type cursor struct {
-	runs []Run
+	runs []run.Run
 	i    int   // current run
 	off  int64 // current page within it
 }

@@ -1,6 +1,10 @@
 package layout
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nlfs/nlfs/run"
+)
 
 func TestCanonical(t *testing.T) {
 	tests := []struct {
@@ -30,23 +34,23 @@ func TestCanonical(t *testing.T) {
 // TestCanonicalRuns checks that Canonical reads runs as a page sequence, whether or not they are
 // maximal, and skips empty runs.
 func TestCanonicalRuns(t *testing.T) {
-	split := []Run{{0, 0, 2}, {2, 2, 0}, {2, 2, 2}, {4, 9, 1}, {5, 8, 1}}
+	split := []run.Run{{View: 0, File: 0, Count: 2}, {View: 2, File: 2, Count: 0}, {View: 2, File: 2, Count: 2}, {View: 4, File: 9, Count: 1}, {View: 5, File: 8, Count: 1}}
 	if got, want := Canonical(split), "0-3 9-8\n"; got != want {
 		t.Errorf("Canonical(%v) = %q, want %q", split, got, want)
 	}
-	if got, want := Canonical(Identity(1<<20)), "0-1048575\n"; got != want {
+	if got, want := Canonical(run.Identity(1<<20)), "0-1048575\n"; got != want {
 		t.Errorf("Canonical(Identity(1<<20)) = %q, want %q", got, want)
 	}
-	if got, want := string(AppendCanonical([]byte("x: "), Identity(2))), "x: 0-1\n"; got != want {
+	if got, want := string(AppendCanonical([]byte("x: "), run.Identity(2))), "x: 0-1\n"; got != want {
 		t.Errorf("AppendCanonical = %q, want %q", got, want)
 	}
 }
 
 func TestIdentity(t *testing.T) {
-	if got := Identity(0); got != nil {
+	if got := run.Identity(0); got != nil {
 		t.Errorf("Identity(0) = %v, want nil", got)
 	}
-	if got := Identity(3); len(got) != 1 || got[0] != (Run{0, 0, 3}) {
+	if got := run.Identity(3); len(got) != 1 || got[0] != (run.Run{View: 0, File: 0, Count: 3}) {
 		t.Errorf("Identity(3) = %v, want [{0 0 3}]", got)
 	}
 }

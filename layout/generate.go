@@ -4,28 +4,30 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // generator makes the runs of an n-page view from its further arguments, already counted.
 type generator struct {
 	name   string
 	params []string // after N
-	runs   func(n int64, args []int64) ([]Run, error)
+	runs   func(n int64, args []int64) ([]run.Run, error)
 }
 
 var generators = []generator{
-	{"identity", nil, func(n int64, _ []int64) ([]Run, error) { return Identity(n), nil }},
-	{"reverse", nil, func(n int64, _ []int64) ([]Run, error) {
+	{"identity", nil, func(n int64, _ []int64) ([]run.Run, error) { return run.Identity(n), nil }},
+	{"reverse", nil, func(n int64, _ []int64) ([]run.Run, error) {
 		return generate(n, func(i int64) int64 { return n - 1 - i }), nil
 	}},
-	{"rotate", []string{"K"}, func(n int64, args []int64) ([]Run, error) {
+	{"rotate", []string{"K"}, func(n int64, args []int64) ([]run.Run, error) {
 		k := args[0]
 		if k < 0 || k >= max(n, 1) {
 			return nil, fmt.Errorf("rotate: K must be from 0 to N-1, got %d", k)
 		}
 		return generate(n, func(i int64) int64 { return (i + k) % n }), nil
 	}},
-	{"interleave", []string{"K"}, func(n int64, args []int64) ([]Run, error) {
+	{"interleave", []string{"K"}, func(n int64, args []int64) ([]run.Run, error) {
 		k := args[0]
 		if k < 1 {
 			return nil, fmt.Errorf("interleave: K must be at least 1, got %d", k)
@@ -38,7 +40,7 @@ var generators = []generator{
 		}
 		return Compile(pages), nil
 	}},
-	{"shuffle", []string{"SEED"}, func(n int64, args []int64) ([]Run, error) {
+	{"shuffle", []string{"SEED"}, func(n int64, args []int64) ([]run.Run, error) {
 		seed := uint64(args[0])
 		r := rand.New(rand.NewPCG(seed, seed))
 		pages := make([]int64, n)
@@ -54,7 +56,7 @@ var generators = []generator{
 }
 
 // generate returns the runs of the n-page view whose page i shows store page f(i).
-func generate(n int64, f func(i int64) int64) []Run {
+func generate(n int64, f func(i int64) int64) []run.Run {
 	pages := make([]int64, n)
 	for i := range pages {
 		pages[i] = f(int64(i))
@@ -72,7 +74,7 @@ func (g generator) usage() string {
 // "shuffle N SEED" (deterministic Fisher-Yates with math/rand/v2 PCG(SEED, SEED)).
 // It returns an error for an unknown name, a wrong number of arguments, N outside
 // 0..DefaultMaxViewPages, or K out of range.
-func Generate(name string, args []int64) ([]Run, error) {
+func Generate(name string, args []int64) ([]run.Run, error) {
 	for _, g := range generators {
 		if g.name != name {
 			continue

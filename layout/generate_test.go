@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -83,7 +85,7 @@ func TestGenerate(t *testing.T) {
 		}
 		n := tc.args[0]
 		checkRuns(t, runs, n)
-		pages := Pages(runs)
+		pages := run.Pages(runs)
 		if tc.page != nil {
 			for i, f := range pages {
 				if want := tc.page(n, int64(i)); f != want {

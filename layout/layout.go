@@ -1,5 +1,5 @@
-// Package layout is the nlfs layout language: parse, check, canonical form, compile to runs,
-// generators, and the renderers that draw a mapping (RenderText, RenderSVG). Pure Go, no I/O.
+// Package layout is the nlfs layout language: parse, check, canonical form, compile to runs
+// (run.Run), generators. Pure Go, no I/O; the drawings of a mapping live in layout/render.
 //
 // A layout says which store page appears at each page of the view:
 //
@@ -38,11 +38,9 @@ package layout
 import (
 	"fmt"
 	"slices"
-)
 
-// Run is a maximal stretch of view pages that show ascending consecutive store pages:
-// view pages View..View+Count-1 show store pages File..File+Count-1.
-type Run struct{ View, File, Count int64 }
+	"github.com/nlfs/nlfs/run"
+)
 
 // DefaultMaxViewPages is the view size limit when Limits.MaxViewPages is 0.
 const DefaultMaxViewPages int64 = 1 << 20
@@ -76,9 +74,9 @@ func pastData(page, dataPages int64) string {
 
 // Layout is a checked layout.
 type Layout struct {
-	Runs     []Run // maximal runs in view order (adjacent runs never continue each other); nil when Identity
-	Pages    int64 // view pages (sum of run counts); for Identity, the DataPages it was checked against
-	Identity bool  // the text had no entries at all: the view follows the store's size
+	Runs     []run.Run // maximal runs in view order (adjacent runs never continue each other); nil when Identity
+	Pages    int64     // view pages (sum of run counts); for Identity, the DataPages it was checked against
+	Identity bool      // the text had no entries at all: the view follows the store's size
 
 	// top is the highest store page the layout shows and topAt where the text names it, kept so that
 	// Check can re-validate against a store that shrank after parsing; -1 when no page is named.
@@ -106,17 +104,9 @@ func (l *Layout) Check(dataPages int64) error {
 	return errorAt(l.topAt, "%s", pastData(l.top, dataPages))
 }
 
-// Identity returns the runs of the identity view over n pages (one run, or nil for n == 0).
-func Identity(n int64) []Run {
-	if n <= 0 {
-		return nil
-	}
-	return []Run{{View: 0, File: 0, Count: n}}
-}
-
 // Compile turns a page sequence into maximal runs (used by tests, generators, tools).
-func Compile(pages []int64) []Run {
-	var runs []Run
+func Compile(pages []int64) []run.Run {
+	var runs []run.Run
 	for i, f := range pages {
 		runs = appendRun(runs, int64(i), f, 1)
 	}
@@ -127,7 +117,7 @@ func Compile(pages []int64) []Run {
 // end just before view; it extends the last run when the new pages continue it, so runs stay maximal.
 // It doubles the capacity when full: append's gentler growth for big slices made a million-run view
 // cost five times its size in garbage.
-func appendRun(runs []Run, view, file, count int64) []Run {
+func appendRun(runs []run.Run, view, file, count int64) []run.Run {
 	n := len(runs)
 	if n > 0 && runs[n-1].File+runs[n-1].Count == file {
 		runs[n-1].Count += count
@@ -136,20 +126,5 @@ func appendRun(runs []Run, view, file, count int64) []Run {
 	if n == cap(runs) {
 		runs = slices.Grow(runs, max(n, 16))
 	}
-	return append(runs, Run{View: view, File: file, Count: count})
-}
-
-// Pages expands runs into the page sequence (tests, tools).
-func Pages(runs []Run) []int64 {
-	var n int64
-	for _, r := range runs {
-		n += max(r.Count, 0)
-	}
-	pages := make([]int64, 0, n)
-	for _, r := range runs {
-		for i := range r.Count {
-			pages = append(pages, r.File+i)
-		}
-	}
-	return pages
+	return append(runs, run.Run{View: view, File: file, Count: count})
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // maxNumber is the largest number a layout may contain (see the package comment).
@@ -82,7 +84,7 @@ type Parser struct {
 	remapAt  pos
 
 	// The page list so far.
-	runs   []Run
+	runs   []run.Run
 	total  int64
 	listed bool
 
@@ -541,7 +543,7 @@ func (p *Parser) layout() (*Layout, error) {
 		if p.dataPages > p.maxView {
 			return nil, p.fail(at, "%s", overMax(0, p.dataPages, 1, p.maxView))
 		}
-		l.Runs, l.Pages = Identity(p.dataPages), p.dataPages
+		l.Runs, l.Pages = run.Identity(p.dataPages), p.dataPages
 		if p.dataPages-1 > l.top {
 			l.top, l.topAt = p.dataPages-1, at
 		}
@@ -555,7 +557,7 @@ func (p *Parser) layout() (*Layout, error) {
 		return nil, p.fail(s.at, "remap of %s runs past the end of the view (%d pages)", span, l.Pages)
 	}
 	if len(p.stairs) > 0 {
-		pages := Pages(l.Runs)
+		pages := run.Pages(l.Runs)
 		for i, f := range p.paint {
 			if f >= 0 {
 				pages[i] = f

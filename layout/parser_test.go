@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // outcome renders everything Parse returns, unexported fields included, so that two ways of
@@ -27,7 +29,7 @@ func pageList(l *Layout) string {
 	if l.Identity {
 		return fmt.Sprintf("identity over %d", l.Pages)
 	}
-	return strings.Trim(fmt.Sprint(Pages(l.Runs)), "[]")
+	return strings.Trim(fmt.Sprint(run.Pages(l.Runs)), "[]")
 }
 
 var parseTests = []struct {
@@ -195,7 +197,7 @@ func checkLayout(t *testing.T, l *Layout, lim Limits) {
 		t.Errorf("layout has %d pages, want 1..%d", l.Pages, maxView)
 	}
 	checkRuns(t, l.Runs, l.Pages)
-	for _, f := range Pages(l.Runs) {
+	for _, f := range run.Pages(l.Runs) {
 		if f < 0 || f >= lim.DataPages {
 			t.Errorf("layout shows store page %d, outside 0..%d", f, lim.DataPages-1)
 		}
@@ -206,7 +208,7 @@ func checkLayout(t *testing.T, l *Layout, lim Limits) {
 }
 
 // checkRuns checks that runs cover view pages 0..pages-1 in order and are maximal.
-func checkRuns(t *testing.T, runs []Run, pages int64) {
+func checkRuns(t *testing.T, runs []run.Run, pages int64) {
 	t.Helper()
 	var view int64
 	for i, r := range runs {
@@ -401,7 +403,7 @@ func TestManyRemaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Run{{View: 0, File: 0, Count: 1}, {View: 1, File: 0, Count: 1048575}}
+	want := []run.Run{{View: 0, File: 0, Count: 1}, {View: 1, File: 0, Count: 1048575}}
 	if fmt.Sprint(l.Runs) != fmt.Sprint(want) {
 		t.Errorf("runs = %v, want %v", l.Runs, want)
 	}

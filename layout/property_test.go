@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // randomPages returns a page sequence shaped like real layouts: ascending and descending
@@ -39,7 +41,7 @@ func TestCanonicalRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(Canonical(%v) = %q): %v", pages, text, err)
 		}
-		if got := Pages(l.Runs); !slices.Equal(got, pages) {
+		if got := run.Pages(l.Runs); !slices.Equal(got, pages) {
 			t.Fatalf("Parse(Canonical(%v) = %q) = %v", pages, text, got)
 		}
 		if again := Canonical(l.Runs); again != text {
@@ -59,11 +61,11 @@ func TestCompileRoundTrip(t *testing.T) {
 		pages := randomPages(r, 20)
 		runs := Compile(pages)
 		checkRuns(t, runs, int64(len(pages)))
-		if got := Pages(runs); !slices.Equal(got, pages) {
+		if got := run.Pages(runs); !slices.Equal(got, pages) {
 			t.Fatalf("Pages(Compile(%v)) = %v", pages, got)
 		}
 	}
-	if Compile(nil) != nil || len(Pages(nil)) != 0 {
+	if Compile(nil) != nil || len(run.Pages(nil)) != 0 {
 		t.Error("Compile(nil) or Pages(nil) is not empty")
 	}
 }
@@ -105,8 +107,8 @@ func compareWithReference(t *testing.T, src []byte, lim Limits) {
 	case err != nil:
 	case l.Identity != identity:
 		t.Fatalf("Parse(%q, %+v).Identity = %v, reference %v", src, lim, l.Identity, identity)
-	case !slices.Equal(Pages(l.Runs), want):
-		t.Fatalf("Parse(%q, %+v) = %v, reference %v", src, lim, Pages(l.Runs), want)
+	case !slices.Equal(run.Pages(l.Runs), want):
+		t.Fatalf("Parse(%q, %+v) = %v, reference %v", src, lim, run.Pages(l.Runs), want)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // refParse is a deliberately naive reading of the layout language, written from DESIGN.md apart
@@ -73,7 +75,7 @@ func refParse(src string, lim Limits) (pages []int64, identity, ok bool) {
 		if lim.DataPages > maxView {
 			return nil, false, false
 		}
-		pages = Pages(Identity(lim.DataPages))
+		pages = run.Pages(run.Identity(lim.DataPages))
 	}
 	for _, r := range remaps {
 		if r[0]+r[1] > int64(len(pages)) {

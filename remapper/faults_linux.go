@@ -12,7 +12,7 @@ import (
 // Production code never calls anything here; with nothing armed the hooks pass every call
 // through unchanged.
 
-// FaultOp names a kernel operation of the Mapper that a test can make fail.
+// FaultOp names a kernel operation of a Store that a test can make fail.
 type FaultOp string
 
 // The operations a Fault can target.
@@ -40,8 +40,8 @@ var faults struct {
 	injected atomic.Int64
 }
 
-// EnableFaultInjection routes the Mapper's kernel calls through hooks that SetFault and
-// PretendMaxMapCount control. It replaces package-level seams, so call it before any Mapper is
+// EnableFaultInjection routes the Store's kernel calls through hooks that SetFault and
+// PretendMaxMapCount control. It replaces package-level seams, so call it before any Store is
 // in use by other goroutines (a test's init or TestMain); calling it again does nothing.
 func EnableFaultInjection() {
 	faults.once.Do(func() {
@@ -133,7 +133,7 @@ func SetFault(f Fault) (disarm func()) {
 	}
 }
 
-// PretendMaxMapCount makes the Mapper believe vm.max_map_count is n, so that its VMA budget lets
+// PretendMaxMapCount makes the Store believe vm.max_map_count is n, so that its VMA budget lets
 // a layout run into the kernel's real limit; it returns the function that stops pretending.
 func PretendMaxMapCount(n int64) (restore func()) {
 	faults.mu.Lock()

@@ -15,10 +15,10 @@ import (
 // kernel hides frame numbers (they read as 0 without CAP_SYS_ADMIN), it
 // returns nil and a note saying why, rather than a guess. A view page whose
 // store page is past the end of data has frame 0 (it is never touched).
-func (m *Mapper) Frames(maxPages int64) ([]uint64, string) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	v := m.view
+func (vw *View) Frames(maxPages int64) ([]uint64, string) {
+	vw.s.mu.RLock()
+	defer vw.s.mu.RUnlock()
+	v := vw.cur
 	switch {
 	case v.pages == 0:
 		return nil, "empty view"
@@ -33,7 +33,7 @@ func (m *Mapper) Frames(maxPages int64) ([]uint64, string) {
 	}
 	defer pagemap.Close()
 
-	storePages := pagesFor(m.size)
+	storePages := pagesFor(vw.s.size)
 	frames := make([]uint64, v.pages)
 	entry := make([]byte, 8)
 	known := false

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // TestFramesShowAliasing: view pages showing one store page share one
@@ -20,7 +22,7 @@ func TestFramesShowAliasing(t *testing.T) {
 				t.Fatal(err)
 			}
 			// view: 2 0 2 1 — store page 2 at view pages 0 and 2.
-			if err := m.Apply([]Run{{0, 2, 1}, {1, 0, 1}, {2, 2, 1}, {3, 1, 1}}); err != nil {
+			if err := m.Apply([]run.Run{{View: 0, File: 2, Count: 1}, {View: 1, File: 0, Count: 1}, {View: 2, File: 2, Count: 1}, {View: 3, File: 1, Count: 1}}); err != nil {
 				t.Fatal(err)
 			}
 			frames, note := m.Frames(64)

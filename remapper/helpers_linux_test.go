@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 var ps = PageSize()
@@ -60,14 +62,14 @@ func fillStore(t testing.TB, m *Mapper, pages int64) {
 }
 
 // runsOf turns a page list (the store page shown at each view page) into runs.
-func runsOf(pages []int64) []Run {
-	var runs []Run
+func runsOf(pages []int64) []run.Run {
+	var runs []run.Run
 	for v, f := range pages {
 		if n := len(runs); n > 0 && runs[n-1].File+runs[n-1].Count == f {
 			runs[n-1].Count++
 			continue
 		}
-		runs = append(runs, Run{View: int64(v), File: f, Count: 1})
+		runs = append(runs, run.Run{View: int64(v), File: f, Count: 1})
 	}
 	return runs
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // forEachBackend runs f once per backend as a subtest.
@@ -424,15 +426,15 @@ func TestApplyRejectsBadRuns(t *testing.T) {
 	m := newMapper(t, Auto)
 	fillStore(t, m, 4)
 	apply(t, m, reverse(4))
-	bad := map[string][]Run{
-		"zero count":     {{0, 0, 0}},
-		"negative count": {{0, 0, -1}},
-		"gap":            {{0, 0, 1}, {2, 1, 1}},
-		"overlap":        {{0, 0, 2}, {1, 1, 1}},
-		"not from 0":     {{1, 0, 1}},
-		"negative file":  {{0, -1, 1}},
-		"huge view":      {{0, 0, 1 << 62}},
-		"huge file":      {{0, 1<<63 - 2, 2}},
+	bad := map[string][]run.Run{
+		"zero count":     {{View: 0, File: 0, Count: 0}},
+		"negative count": {{View: 0, File: 0, Count: -1}},
+		"gap":            {{View: 0, File: 0, Count: 1}, {View: 2, File: 1, Count: 1}},
+		"overlap":        {{View: 0, File: 0, Count: 2}, {View: 1, File: 1, Count: 1}},
+		"not from 0":     {{View: 1, File: 0, Count: 1}},
+		"negative file":  {{View: 0, File: -1, Count: 1}},
+		"huge view":      {{View: 0, File: 0, Count: 1 << 62}},
+		"huge file":      {{View: 0, File: 1<<63 - 2, Count: 2}},
 	}
 	for name, runs := range bad {
 		err := m.Apply(runs)
@@ -442,7 +444,7 @@ func TestApplyRejectsBadRuns(t *testing.T) {
 	}
 	wantIDs(t, m, reverse(4))
 	// Runs that continue each other are merged.
-	if err := m.Apply([]Run{{0, 0, 1}, {1, 1, 2}, {3, 3, 1}}); err != nil {
+	if err := m.Apply([]run.Run{{View: 0, File: 0, Count: 1}, {View: 1, File: 1, Count: 2}, {View: 3, File: 3, Count: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(m.Runs()); got != "[{0 0 4}]" {

@@ -2,8 +2,8 @@ package remapper
 
 import "math/bits"
 
-// pageSet is a set of store pages, one bit a page: the pages the Mapper has written (see
-// Mapper.written). A 4 GiB store costs 128 KiB.
+// pageSet is a set of store pages, one bit a page: the pages the Store has written (see
+// Store.written). A 4 GiB store costs 128 KiB.
 type pageSet struct{ w []uint64 }
 
 // add puts pages [from, to) in the set.
@@ -63,9 +63,9 @@ func (s *pageSet) span(from, to int64) (end int64, in bool) {
 			w = ^w
 		}
 		w >>= p % 64 // the bits of pages p.. in this word; a 0 ends the stretch
-		run := int64(bits.TrailingZeros64(^w))
-		if run < 64-p%64 {
-			return min(p+run, to), in
+		k := int64(bits.TrailingZeros64(^w))
+		if k < 64-p%64 {
+			return min(p+k, to), in
 		}
 		p += 64 - p%64
 	}

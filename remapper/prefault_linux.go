@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The prefaulter maps the pages of a fresh view into the daemon's page tables in the
+// The prefaulter maps the pages of fresh views into the daemon's page tables in the
 // background. A new view (a layout applied, an identity view rebuilt as the store grows) has
 // no page table entries, and a FUSE read of it would fault them in one by one while the
 // reader waits: in the kernel's get_user_pages, on the reply path, at up to a few
@@ -17,10 +17,10 @@ import (
 // as the view settles, so a read that comes a moment later finds the pages mapped, and one
 // that comes at once shares the work.
 //
-// Only pages the Mapper wrote are mapped (m.written): mapping a hole of the store would
+// Only pages the Store wrote are mapped (s.written): mapping a hole of the store would
 // allocate it, and a sparse store must stay sparse. The work goes a chunk at a
 // time under the read lock, so writers wait at most one chunk, and stops as soon as the view
-// changes, a layout is being applied, or the Mapper closes.
+// changes, a layout is being applied, or the Store closes.
 
 // prefaultChunk is the view bytes mapped per hold of the read lock.
 const prefaultChunk = 16 << 20
@@ -29,60 +29,68 @@ const prefaultChunk = 16 << 20
 // store growing write by write rebuilds its identity view at every write).
 const prefaultSettle = 20 * time.Millisecond
 
-// poke asks the prefaulter to map the view in force. It never blocks.
-func (m *Mapper) poke() {
+// poke asks the prefaulter to map the views in force. It never blocks.
+func (s *Store) poke() {
 	select {
-	case m.kick <- struct{}{}:
+	case s.kick <- struct{}{}:
 	default:
 	}
 }
 
-// viewChangedLocked records that a new view is in force. Needs mu held for writing.
-func (m *Mapper) viewChangedLocked() {
-	m.gen++
-	m.poke()
+// viewsChangedLocked records that a view's mapping changed (or a view came or went). Needs mu
+// held for writing.
+func (s *Store) viewsChangedLocked() {
+	s.gen++
+	s.poke()
 }
 
-func (m *Mapper) prefaulter() {
+func (s *Store) prefaulter() {
 	for {
 		select {
-		case <-m.quit:
+		case <-s.quit:
 			return
-		case <-m.kick:
+		case <-s.kick:
 		}
 		for settled := false; !settled; {
 			select {
-			case <-m.quit:
+			case <-s.quit:
 				return
-			case <-m.kick:
+			case <-s.kick:
 			case <-time.After(prefaultSettle):
 				settled = true
 			}
 		}
-		if !m.prefault() {
+		if !s.prefault() {
 			return // MADV_POPULATE_READ is unknown here (Linux < 5.14)
 		}
 	}
 }
 
-// prefault maps the view in force, then (for the mapping backends) the store mapping that
-// data reads use, a chunk at a time. It returns false if the kernel cannot do it at all.
-func (m *Mapper) prefault() bool {
-	m.mu.RLock()
-	gen := m.gen
-	m.mu.RUnlock()
-	for _, store := range []bool{false, true} {
+// prefault maps every view that has a mapping of its own, then the store mapping that data
+// reads and gather views use, a chunk at a time. It stops early when any mapping changes. It
+// returns false if the kernel cannot do it at all.
+func (s *Store) prefault() bool {
+	s.mu.RLock()
+	gen := s.gen
+	views := append([]*View(nil), s.views...)
+	s.mu.RUnlock()
+	for _, v := range append(views, nil) { // nil: the store mapping
 		for off := int64(0); ; off += prefaultChunk {
-			if m.applying.Load() != 0 {
-				return true // a new view is coming: it will be mapped in turn
+			if s.applying.Load() != 0 {
+				return true // a new mapping is coming: it will be mapped in turn
 			}
-			m.mu.RLock()
-			if m.closed || m.gen != gen {
-				m.mu.RUnlock()
+			s.mu.RLock()
+			if s.closed || s.gen != gen {
+				s.mu.RUnlock()
 				return true
 			}
-			more, ok := m.prefaultChunkLocked(store, off)
-			m.mu.RUnlock()
+			var more, ok bool
+			if v == nil {
+				more, ok = s.prefaultStoreLocked(off)
+			} else {
+				more, ok = v.prefaultChunkLocked(off)
+			}
+			s.mu.RUnlock()
 			if !ok {
 				return false
 			}
@@ -94,28 +102,32 @@ func (m *Mapper) prefault() bool {
 	return true
 }
 
-// prefaultChunkLocked maps the written pages of view bytes [off, off+prefaultChunk) (or,
-// with store, of store bytes there). more: there is more past this chunk; ok: false if
-// MADV_POPULATE_READ is not supported. Needs mu held.
-func (m *Mapper) prefaultChunkLocked(store bool, off int64) (more, ok bool) {
+// prefaultStoreLocked maps the written pages of store bytes [off, off+prefaultChunk). more:
+// there is more past this chunk; ok: false if MADV_POPULATE_READ is not supported. Needs mu
+// held.
+func (s *Store) prefaultStoreLocked(off int64) (more, ok bool) {
 	ok = true
-	if store || m.view.base == nil {
-		if store && m.view.base == nil {
-			return false, true // gather: the view pass mapped the store already
-		}
-		storeEnd := pagesFor(m.size) * pageSize
-		end := min(off+prefaultChunk, storeEnd)
-		if off >= end {
-			return false, true
-		}
-		m.storeExtents(off, int(end-off), func(o int64, k int, written bool) {
-			if written && ok {
-				ok = populate(m.store, o, int64(k))
-			}
-		})
-		return end < storeEnd, ok
+	storeEnd := pagesFor(s.size) * pageSize
+	end := min(off+prefaultChunk, storeEnd)
+	if off >= end {
+		return false, true
 	}
-	size := m.view.pages * pageSize
+	s.extentsLocked(off, int(end-off), func(o int64, k int, written bool) {
+		if written && ok {
+			ok = populate(s.mem, o, int64(k))
+		}
+	})
+	return end < storeEnd, ok
+}
+
+// prefaultChunkLocked maps the view bytes [off, off+prefaultChunk) whose store pages were
+// written; a view with no mapping of its own (gather) has nothing to map. Needs s.mu held.
+func (v *View) prefaultChunkLocked(off int64) (more, ok bool) {
+	ok = true
+	if v.cur.base == nil {
+		return false, true
+	}
+	size := v.cur.pages * pageSize
 	end := min(off+prefaultChunk, size)
 	if off >= end {
 		return false, true
@@ -124,26 +136,26 @@ func (m *Mapper) prefaultChunkLocked(store bool, off int64) (more, ok bool) {
 	start, stop := int64(-1), int64(-1)
 	flush := func() {
 		if start >= 0 && ok {
-			ok = populate(m.view.base, start, stop-start)
+			ok = populate(v.cur.base, start, stop-start)
 		}
 		start = -1
 	}
-	_ = m.walkLocked(off, int(end-off), func(s segment) error {
-		if !s.inStore {
+	_ = v.walkLocked(off, int(end-off), func(sg segment) error {
+		if !sg.inStore {
 			flush()
 			return nil
 		}
-		m.storeExtents(s.storeOff, s.n, func(o int64, k int, written bool) {
-			v := s.viewOff + o - s.storeOff
+		v.s.extentsLocked(sg.storeOff, sg.n, func(o int64, k int, written bool) {
+			vo := sg.viewOff + o - sg.storeOff
 			if !written {
 				flush()
 				return
 			}
-			if start < 0 || stop != v {
+			if start < 0 || stop != vo {
 				flush()
-				start = v
+				start = vo
 			}
-			stop = v + int64(k)
+			stop = vo + int64(k)
 		})
 		return nil
 	})

@@ -54,9 +54,9 @@ func TestPrefault(t *testing.T) {
 			view := append(reverse(64), 70, 3) // 70: past the end of data
 			apply(t, m, view)
 			m.mu.RLock()
-			base, store := m.view.base, m.view.base == nil
+			base, store := m.cur.base, m.cur.base == nil
 			if store {
-				base = m.store
+				base = m.mem
 			}
 			m.mu.RUnlock()
 			want := func(i int) bool {

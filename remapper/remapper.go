@@ -1,10 +1,12 @@
-// Package remapper is the kernel side of nlfs: the remap_file_pages wrapper, the memfd store,
-// and the view mapping with its backends. No FUSE, no text parsing.
+// Package remapper is the kernel side of nlfs: the remap_file_pages wrapper, the store file,
+// and the view mappings over it with their backends. No FUSE, no text parsing.
 //
-// The store is a memfd (tmpfs) holding the data; its logical size is exact, the memfd under
-// it is always a whole number of pages and the bytes past the logical size in the last page
-// are zeros. The view is a second address range that shows store pages in the order given by
-// a list of runs. How the view is built depends on the backend:
+// A Store is one file opened read-write (a memfd, i.e. tmpfs) holding the data; its logical
+// size is exact, the file under it is always a whole number of pages and the bytes past the
+// logical size in the last page are zeros. A View is an address range of its own that shows
+// store pages in the order given by a list of runs (run.Run); a store may have any number of
+// views, as any number of processes may each map one file and remap_file_pages it. How a view
+// is built depends on the backend:
 //
 //   - remap: one linear MAP_SHARED mapping of the store, then one remap_file_pages(2) call
 //     per run that is not already in place (since Linux 4.0 each call is an mmap in disguise,
@@ -13,11 +15,13 @@
 //     kernel's own emulation does, for sandboxes that refuse remap_file_pages;
 //   - gather: no view mapping; reads and writes go run by run through one linear mapping of
 //     the store. Needed when the runs would exceed the VMA budget (vm.max_map_count minus
-//     what the process holds, with room for the old and new views during a swap).
+//     what the process holds, every view included, with room for the old and new mappings of
+//     a view during a swap).
 //
-// Reads can be lent instead of copied (ViewSlices, DataSlices): the bytes come back as
-// slices of the live mappings with the read lock held until the Lease is released, so a
-// FUSE reply is written to the kernel straight from the nonlinear mapping.
+// Reads are lent, not copied (Store.DataSlices, View.ViewSlices): the bytes come back as
+// slices of the live mappings with the store's read lock held until the Lease is released, so
+// a FUSE reply is written to the kernel straight from the nonlinear mapping. The copying
+// reads (ReadData, ReadView) are a lease, a copy and a release: one read path per file.
 //
 // All backends give byte-identical views. Store pages that a view references but that lie at
 // or past the end of the store read as zeros and are never touched (touching them through a
@@ -27,15 +31,16 @@
 // them and reports a store that cannot grow as an error. A background prefaulter maps the
 // written pages of each new view into the page tables, so that a first read does not fault
 // them in one by one.
+//
+// The files: store_linux.go (the store, its size and its writes), backend_linux.go (which
+// backend serves a layout: the probe and the VMA budget), view_linux.go (building a view and
+// swapping it in), io_linux.go (reads and writes through views, leases), status_linux.go
+// (what the kernel holds), prefault_linux.go, frames_linux.go, syscall_linux.go.
 package remapper
 
 import "fmt"
 
-// Run says that view pages View..View+Count-1 show store pages File..File+Count-1.
-// It has the same shape as layout.Run, so callers convert with remapper.Run(r).
-type Run struct{ View, File, Count int64 }
-
-// Backend names the way the view is built.
+// Backend names the way a view is built.
 type Backend string
 
 // The backends. Auto picks Remap if remap_file_pages works here, else MMap, and Gather for any
@@ -56,12 +61,12 @@ func ParseBackend(s string) (Backend, error) {
 	return "", fmt.Errorf("unknown backend %q (want auto, remap, mmap or gather)", s)
 }
 
-// Options configure a Mapper.
+// Options configure a Store.
 type Options struct {
-	Backend Backend // "" means Auto
+	Backend Backend // how its views are built; "" means Auto
 }
 
-// Status describes the view in force.
+// Status describes a view in force.
 type Status struct {
 	Backend     Backend // backend serving the view now (never Auto)
 	Reason      string  // why that backend

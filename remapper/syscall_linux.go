@@ -31,7 +31,7 @@ var pageSize = int64(os.Getpagesize())
 // PageSize returns the size of a page (and so of a view or store page) in bytes.
 func PageSize() int64 { return pageSize }
 
-// Fault-injection seams: every mmap and remap_file_pages call the Mapper makes goes through
+// Fault-injection seams: every mmap and remap_file_pages call the Store makes goes through
 // these, so tests can make the k-th call fail. Production code never changes them.
 var (
 	remapFilePages = RemapFilePages

@@ -221,7 +221,7 @@ kill $cpid
 wait $cpid || true
 trap cleanup EXIT
 
-# ---- 3. applying a layout: Mapper.Apply against a bare remap_file_pages loop ----
+# ---- 3. applying a layout: View.Apply against a bare remap_file_pages loop ----
 log "bench: parse, bare remap loop and apply of 60,001 runs ($reps times)"
 benchout=$(cd "$repo" && go test -run '^$' -bench '^BenchmarkPipeline60k$' -benchtime="${reps}x" ./internal/bench/)
 metric() { awk -v m="$1" '/^BenchmarkPipeline60k/ { for (i = 1; i < NF; i++) if ($(i + 1) == m) print $i }' <<<"$benchout"; }

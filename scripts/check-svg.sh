@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-svg.sh: draw every golden map.svg (layout/testdata/render/*.svg) in headless Chromium and
+# check-svg.sh: draw every golden map.svg (layout/render/testdata/*.svg) in headless Chromium and
 # fail if a picture does not parse, is not drawn, is unreadable or is blank. Go tests prove the SVG is
 # well-formed; only a browser proves it draws. Installs Debian's chromium when missing.
 #
@@ -34,9 +34,9 @@ mkdir -p "$out"
 go build -o "$tmp/pngstat" ./scripts/pngstat
 
 shopt -s nullglob
-svgs=(layout/testdata/render/*.svg)
+svgs=(layout/render/testdata/*.svg)
 if [ ${#svgs[@]} = 0 ]; then
-	echo "check-svg: no SVG under layout/testdata/render (run: go test ./layout -run TestRenderGolden -update)" >&2
+	echo "check-svg: no SVG under layout/render/testdata (run: go test ./layout/render -run TestRenderGolden -update)" >&2
 	exit 1
 fi
 

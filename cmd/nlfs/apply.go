@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/nlfs/nlfs/fs"
+	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
 )
@@ -40,14 +41,16 @@ func applyCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return usageErrorf("apply: --backend: %v", err)
 	}
-	opts := fs.Options{Backend: b, MaxViewPages: *maxView}
+	opts := engine.Options{Backend: b, MaxViewPages: *maxView}
 	if opts.Layout, err = readInput(*layoutFile); err != nil {
 		return usageErrorf("apply: --layout: %v", err)
 	}
-	if opts.Source, err = readInput(*source); err != nil {
+	src, err := readInput(*source)
+	if err != nil {
 		return usageErrorf("apply: --source: %v", err)
 	}
-	root, err := fs.New(opts)
+	opts.Source = bytes.NewReader(src)
+	e, err := engine.New(opts)
 	if err != nil {
 		var lerr *layout.Error
 		if errors.As(err, &lerr) {
@@ -55,7 +58,7 @@ func applyCmd(args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("apply: %w", err)
 	}
-	defer root.Close()
+	defer e.Close()
 
 	w := stdout
 	if *out != "-" {
@@ -66,7 +69,7 @@ func applyCmd(args []string, stdout io.Writer) error {
 		defer f.Close()
 		w = f
 	}
-	if err := copyView(w, root.Mapper()); err != nil {
+	if err := copyView(w, e.Main().Remapper()); err != nil {
 		return fmt.Errorf("apply: write view: %w", err)
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
@@ -76,7 +79,7 @@ func applyCmd(args []string, stdout io.Writer) error {
 }
 
 // copyView writes the whole view to w, a megabyte at a time.
-func copyView(w io.Writer, m *remapper.Mapper) error {
+func copyView(w io.Writer, m *remapper.View) error {
 	buf := make([]byte, 1<<20)
 	for off := int64(0); off < m.ViewSize(); {
 		n, err := m.ReadView(buf, off)

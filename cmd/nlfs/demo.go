@@ -14,6 +14,8 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // A demo mounts a fresh store in a temporary directory, fills page i with
@@ -337,7 +339,7 @@ func (s *session) storePages() ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: layout in force: %w", err)
 	}
-	return layout.Pages(l.Runs), nil
+	return run.Pages(l.Runs), nil
 }
 
 // describePage shows a page compactly: its first bytes, and how it is

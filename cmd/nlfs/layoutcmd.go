@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/nlfs/nlfs/layout"
+	"github.com/nlfs/nlfs/layout/render"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 func layoutCmd(args []string, stdout io.Writer) error {
@@ -61,7 +64,7 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 	}
 	runs := l.Runs
 	if l.Identity {
-		runs = layout.Identity(l.Pages)
+		runs = run.Identity(l.Pages)
 	}
 	switch sub {
 	case "check":
@@ -69,7 +72,7 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 	case "fmt":
 		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
 	case "show":
-		err = layout.RenderText(stdout, runs, layout.MapInfo{DataPages: lim.DataPages, VMAs: -1})
+		err = render.Text(stdout, runs, render.Info{DataPages: lim.DataPages, VMAs: -1})
 	}
 	return err
 }

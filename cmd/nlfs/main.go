@@ -27,10 +27,10 @@ Run 'nlfs COMMAND --help' for a command's flags.
 `
 
 func main() {
-	exit(run(os.Args[1:], os.Stdout))
+	exit(execute(os.Args[1:], os.Stdout))
 }
 
-func run(args []string, stdout io.Writer) error {
+func execute(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return usageErrorf("no command given")

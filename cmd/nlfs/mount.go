@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/fs"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
@@ -206,13 +207,13 @@ func serve(c *mountConfig) (err error) {
 	if err := checkAllowOther(c.allowOther); err != nil {
 		return err
 	}
-	opts, err := c.fsOptions()
+	opts, err := c.engineOptions()
 	if err != nil {
 		return err
 	}
 	setMemoryLimit(c.maxViewPages)
-	root, err := fs.New(opts)
-	if cl, ok := opts.SourceReader.(io.Closer); ok && opts.SourceReader != os.Stdin {
+	e, err := engine.New(opts)
+	if cl, ok := opts.Source.(io.Closer); ok && opts.Source != os.Stdin {
 		cl.Close()
 	}
 	if err != nil {
@@ -222,7 +223,7 @@ func serve(c *mountConfig) (err error) {
 		}
 		return fmt.Errorf("set up store: %w", err)
 	}
-	defer root.Close()
+	defer e.Close()
 
 	// Catch signals before mounting: go-fuse's mount ends with a poll of
 	// a file in the new mount, answered by this very process, and a
@@ -234,7 +235,7 @@ func serve(c *mountConfig) (err error) {
 	signal.Ignore(syscall.SIGHUP)
 
 	logger := log.New(os.Stderr, "nlfs: ", 0)
-	srv, err := fs.Mount(c.mountpoint, root, fs.MountOptions{
+	srv, root, err := fs.Mount(c.mountpoint, e, fs.MountOptions{
 		AllowOther: c.allowOther,
 		Debug:      c.debug,
 		Logger:     logger,
@@ -242,6 +243,7 @@ func serve(c *mountConfig) (err error) {
 	if err != nil {
 		return mountErrorf("%v", err)
 	}
+	defer root.Close()
 	markCloseOnExec() // /dev/fuse, and anything inherited
 
 	done := make(chan struct{})
@@ -298,12 +300,12 @@ func setMemoryLimit(maxViewPages int64) {
 	debug.SetMemoryLimit(limit)
 }
 
-func (c *mountConfig) fsOptions() (fs.Options, error) {
+func (c *mountConfig) engineOptions() (engine.Options, error) {
 	backend, _ := remapper.ParseBackend(c.backend)
-	opts := fs.Options{Pages: c.pages, Backend: backend, MaxViewPages: c.maxViewPages}
+	opts := engine.Options{Pages: c.pages, Backend: backend, MaxViewPages: c.maxViewPages}
 	var err error
 	if c.source == "-" {
-		opts.SourceReader = os.Stdin
+		opts.Source = os.Stdin
 	} else if c.source != "" {
 		// Streamed into the store, never held in the heap whole: a
 		// multi-GiB source costs the daemon no memory beyond the store.
@@ -315,7 +317,7 @@ func (c *mountConfig) fsOptions() (fs.Options, error) {
 			f.Close()
 			return opts, usageErrorf("--source: read %s: is a directory", c.source)
 		}
-		opts.SourceReader = f
+		opts.Source = f
 	}
 	if c.layout != "" {
 		if opts.Layout, err = readInput(c.layout); err != nil {

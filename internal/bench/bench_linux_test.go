@@ -12,6 +12,8 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // The layout of the read benchmark in scripts/bench.sh: on a 1 GiB store,
@@ -52,10 +54,10 @@ func parsed(b *testing.B, text string) *layout.Layout {
 	return l
 }
 
-func toRuns(in []layout.Run) []remapper.Run {
-	out := make([]remapper.Run, len(in))
+func toRuns(in []run.Run) []run.Run {
+	out := make([]run.Run, len(in))
 	for i, r := range in {
-		out[i] = remapper.Run(r)
+		out[i] = run.Run(r)
 	}
 	return out
 }
@@ -75,25 +77,25 @@ func BenchmarkParse60k(b *testing.B) {
 // another one), over a sparse store that is never touched. Restoring the
 // identity between iterations is not timed.
 func BenchmarkApply60k(b *testing.B) {
-	m, err := remapper.New(remapper.Options{Backend: remapper.Remap})
+	s, v, err := newStoreView(remapper.Options{Backend: remapper.Remap})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
-	if err := m.Truncate(storePages * remapper.PageSize()); err != nil {
+	defer s.Close()
+	if err := s.Truncate(storePages * remapper.PageSize()); err != nil {
 		b.Fatal(err)
 	}
 	runs := toRuns(parsed(b, randomPlusRun(1)).Runs)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := m.Apply(runs); err != nil {
+		if err := v.Apply(runs); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if st := m.Status(); st.Backend != remapper.Remap || st.VMAs != int64(len(runs)) {
+		if st := v.Status(); st.Backend != remapper.Remap || st.VMAs != int64(len(runs)) {
 			b.Fatalf("status %+v", st)
 		}
-		if err := m.ApplyIdentity(); err != nil {
+		if err := v.ApplyIdentity(); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
@@ -117,7 +119,7 @@ func bareStore(b *testing.B) int {
 // store and one remap_file_pages call per run not already in place, with
 // the flags the mapper uses (MAP_NONBLOCK: populate nothing). It returns
 // the time taken; the unmapping after it is not timed.
-func bareRemap(b *testing.B, fd int, runs []layout.Run) time.Duration {
+func bareRemap(b *testing.B, fd int, runs []run.Run) time.Duration {
 	ps := remapper.PageSize()
 	length := uintptr(storePages * ps)
 	start := time.Now()
@@ -158,24 +160,24 @@ func BenchmarkBareRemap60k(b *testing.B) {
 func BenchmarkPipeline60k(b *testing.B) {
 	text := randomPlusRun(1)
 	fd := bareStore(b)
-	m, err := remapper.New(remapper.Options{Backend: remapper.Remap})
+	s, v, err := newStoreView(remapper.Options{Backend: remapper.Remap})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
-	if err := m.Truncate(storePages * remapper.PageSize()); err != nil {
+	defer s.Close()
+	if err := s.Truncate(storePages * remapper.PageSize()); err != nil {
 		b.Fatal(err)
 	}
-	apply := func(runs []remapper.Run) time.Duration {
+	apply := func(runs []run.Run) time.Duration {
 		start := time.Now()
-		if err := m.Apply(runs); err != nil {
+		if err := v.Apply(runs); err != nil {
 			b.Fatal(err)
 		}
 		took := time.Since(start)
-		if st := m.Status(); st.Backend != remapper.Remap || st.VMAs != int64(len(runs)) {
+		if st := v.Status(); st.Backend != remapper.Remap || st.VMAs != int64(len(runs)) {
 			b.Fatalf("status %+v", st)
 		}
-		if err := m.ApplyIdentity(); err != nil {
+		if err := v.ApplyIdentity(); err != nil {
 			b.Fatal(err)
 		}
 		return took
@@ -215,4 +217,18 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// newStoreView makes a store with one view, as a mount has.
+func newStoreView(opts remapper.Options) (*remapper.Store, *remapper.View, error) {
+	s, err := remapper.NewStore(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.NewView()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, v, nil
 }

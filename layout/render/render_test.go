@@ -1,4 +1,4 @@
-package layout
+package render
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/layout"
+	"github.com/nlfs/nlfs/run"
 )
 
 // The golden files share the package's -update flag; it is looked up by name so that these tests
@@ -30,30 +33,30 @@ func init() {
 func renderUpdating() bool { return flag.Lookup("update").Value.String() == "true" }
 
 // renderPages compiles a page list, the way a layout becomes runs.
-func renderPages(pages ...int64) []Run { return Compile(pages) }
+func renderPages(pages ...int64) []run.Run { return layout.Compile(pages) }
 
 // renderReverse is n-1 ... 0: n single-page runs.
-func renderReverse(n int64) []Run {
+func renderReverse(n int64) []run.Run {
 	pages := make([]int64, n)
 	for i := range pages {
 		pages[i] = n - 1 - int64(i)
 	}
-	return Compile(pages)
+	return layout.Compile(pages)
 }
 
 // renderShuffle is a fixed random permutation of n pages.
-func renderShuffle(n int, seed uint64) []Run {
+func renderShuffle(n int, seed uint64) []run.Run {
 	r := rand.New(rand.NewPCG(seed, 0x6e6c6673))
 	pages := make([]int64, n)
 	for i, p := range r.Perm(n) {
 		pages[i] = int64(p)
 	}
-	return Compile(pages)
+	return layout.Compile(pages)
 }
 
 // renderRandomPlusRun is 60,000 random single-page runs from the upper half of a 200,000-page store,
 // then one long run over its lower half.
-func renderRandomPlusRun() []Run {
+func renderRandomPlusRun() []run.Run {
 	r := rand.New(rand.NewPCG(7, 7))
 	pages := make([]int64, 0, 160000)
 	for len(pages) < 60000 {
@@ -66,33 +69,33 @@ func renderRandomPlusRun() []Run {
 	for p := range int64(100000) {
 		pages = append(pages, p)
 	}
-	return Compile(pages)
+	return layout.Compile(pages)
 }
 
 type renderCase struct {
 	name string
-	runs func() []Run
-	info MapInfo
+	runs func() []run.Run
+	info Info
 }
 
 var renderCases = []renderCase{
-	{"empty", func() []Run { return nil }, MapInfo{DataPages: 16, VMAs: 0, Backend: "remap"}},
-	{"identity-8", func() []Run { return Identity(8) }, MapInfo{DataPages: 8, VMAs: 1, Backend: "remap"}},
-	{"tlpi", func() []Run { return renderPages(2, 1, 0) }, MapInfo{DataPages: 3, VMAs: 3, Backend: "remap"}},
-	{"reverse-8", func() []Run { return renderReverse(8) }, MapInfo{DataPages: 8, VMAs: 8, Backend: "mmap"}},
-	{"alias-0101", func() []Run { return renderPages(0, 1, 0, 1) }, MapInfo{DataPages: 2, VMAs: 2, Backend: "remap"}},
-	{"alias-555", func() []Run { return renderPages(5, 5, 5) }, MapInfo{DataPages: 8, VMAs: 3, Backend: "remap"}},
-	{"past-data", func() []Run { return renderPages(0, 1, 2, 3, 6, 7, 7) }, MapInfo{DataPages: 5, VMAs: 3, Backend: "remap"}},
-	{"unknown-data", func() []Run { return renderPages(9, 3, 1000) }, MapInfo{DataPages: math.MaxInt64, VMAs: -1}},
-	{"frames", func() []Run { return renderPages(0, 1, 0, 1, 2) }, MapInfo{DataPages: 4, VMAs: 3, Backend: "remap",
+	{"empty", func() []run.Run { return nil }, Info{DataPages: 16, VMAs: 0, Backend: "remap"}},
+	{"identity-8", func() []run.Run { return run.Identity(8) }, Info{DataPages: 8, VMAs: 1, Backend: "remap"}},
+	{"tlpi", func() []run.Run { return renderPages(2, 1, 0) }, Info{DataPages: 3, VMAs: 3, Backend: "remap"}},
+	{"reverse-8", func() []run.Run { return renderReverse(8) }, Info{DataPages: 8, VMAs: 8, Backend: "mmap"}},
+	{"alias-0101", func() []run.Run { return renderPages(0, 1, 0, 1) }, Info{DataPages: 2, VMAs: 2, Backend: "remap"}},
+	{"alias-555", func() []run.Run { return renderPages(5, 5, 5) }, Info{DataPages: 8, VMAs: 3, Backend: "remap"}},
+	{"past-data", func() []run.Run { return renderPages(0, 1, 2, 3, 6, 7, 7) }, Info{DataPages: 5, VMAs: 3, Backend: "remap"}},
+	{"unknown-data", func() []run.Run { return renderPages(9, 3, 1000) }, Info{DataPages: math.MaxInt64, VMAs: -1}},
+	{"frames", func() []run.Run { return renderPages(0, 1, 0, 1, 2) }, Info{DataPages: 4, VMAs: 3, Backend: "remap",
 		Frames: []uint64{0x1a2b3, 0x1a2b4, 0x1a2b3, 0x1a2b4, 0}}},
-	{"frames-note", func() []Run { return renderPages(2, 1, 0) }, MapInfo{DataPages: 3, VMAs: 3, Backend: "remap",
+	{"frames-note", func() []run.Run { return renderPages(2, 1, 0) }, Info{DataPages: 3, VMAs: 3, Backend: "remap",
 		FramesNote: "physical frames need root (/proc/self/pagemap)"}},
-	{"interleave-40", func() []Run { return renderPages(renderInterleave(40, 4)...) }, MapInfo{DataPages: 40, VMAs: 40, Backend: "remap"}},
-	{"reverse-100000", func() []Run { return renderReverse(100000) }, MapInfo{DataPages: 100000, VMAs: -1, Backend: "gather"}},
-	{"random-60000-plus-run", renderRandomPlusRun, MapInfo{DataPages: 200000, VMAs: -1, Backend: "gather"}},
-	{"shuffle-1048576", func() []Run { return renderShuffle(1<<20, 1) }, MapInfo{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}},
-	{"blocks-2000", renderBlocks, MapInfo{DataPages: 3000, VMAs: 40, Backend: "remap"}},
+	{"interleave-40", func() []run.Run { return renderPages(renderInterleave(40, 4)...) }, Info{DataPages: 40, VMAs: 40, Backend: "remap"}},
+	{"reverse-100000", func() []run.Run { return renderReverse(100000) }, Info{DataPages: 100000, VMAs: -1, Backend: "gather"}},
+	{"random-60000-plus-run", renderRandomPlusRun, Info{DataPages: 200000, VMAs: -1, Backend: "gather"}},
+	{"shuffle-1048576", func() []run.Run { return renderShuffle(1<<20, 1) }, Info{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}},
+	{"blocks-2000", renderBlocks, Info{DataPages: 3000, VMAs: 40, Backend: "remap"}},
 }
 
 // renderInterleave takes every k-th page: 0 k 2k ... 1 k+1 ...
@@ -108,10 +111,10 @@ func renderInterleave(n, k int64) []int64 {
 
 // renderBlocks is a view of 2,000 pages in 40 runs of 50 pages taken in a scrambled order, with one
 // block past the end of data: few enough runs to be drawn as segments.
-func renderBlocks() []Run {
-	var runs []Run
+func renderBlocks() []run.Run {
+	var runs []run.Run
 	for i := range int64(40) {
-		runs = append(runs, Run{View: 50 * i, File: 50 * ((i * 17) % 40), Count: 50})
+		runs = append(runs, run.Run{View: 50 * i, File: 50 * ((i * 17) % 40), Count: 50})
 	}
 	runs[39].File = 2980
 	return runs
@@ -123,13 +126,13 @@ func TestRenderGolden(t *testing.T) {
 			runs := c.runs()
 			for _, kind := range []struct {
 				ext    string
-				render func(io.Writer, []Run, MapInfo) error
-			}{{".txt", RenderText}, {".svg", RenderSVG}} {
+				render func(io.Writer, []run.Run, Info) error
+			}{{".txt", Text}, {".svg", SVG}} {
 				var b bytes.Buffer
 				if err := kind.render(&b, runs, c.info); err != nil {
 					t.Fatal(err)
 				}
-				renderGolden(t, filepath.Join("testdata", "render", c.name+kind.ext), b.Bytes())
+				renderGolden(t, filepath.Join("testdata", c.name+kind.ext), b.Bytes())
 			}
 		})
 	}
@@ -148,7 +151,7 @@ func renderGolden(t *testing.T, path string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./layout -run TestRenderGolden -update to create it)", err)
+		t.Fatalf("%v (run go test ./layout/render -run TestRenderGolden -update to create it)", err)
 	}
 	if bytes.Equal(got, want) {
 		return
@@ -204,7 +207,7 @@ func renderSamePixels(t *testing.T, doc []byte) []byte {
 // TestRenderTLPI pins the essentials of the text map that the README and the demo show.
 func TestRenderTLPI(t *testing.T) {
 	var b bytes.Buffer
-	if err := RenderText(&b, renderPages(2, 1, 0), MapInfo{DataPages: 3, VMAs: 3, Backend: "remap"}); err != nil {
+	if err := Text(&b, renderPages(2, 1, 0), Info{DataPages: 3, VMAs: 3, Backend: "remap"}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -222,51 +225,51 @@ func TestRenderTLPI(t *testing.T) {
 }
 
 func TestRenderMarks(t *testing.T) {
-	text := func(runs []Run, info MapInfo) string {
+	text := func(runs []run.Run, info Info) string {
 		var b bytes.Buffer
-		if err := RenderText(&b, runs, info); err != nil {
+		if err := Text(&b, runs, info); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
 	}
-	out := text(renderPages(0, 1, 0, 1), MapInfo{DataPages: 2, VMAs: -1})
+	out := text(renderPages(0, 1, 0, 1), Info{DataPages: 2, VMAs: -1})
 	for _, want := range []string{"view 0 -> file 0  (alias: also at view 2)", "aliased_store_pages: 2\n", "vmas: unknown\n", "x2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("alias map lacks %q:\n%s", want, out)
 		}
 	}
-	out = text(renderPages(0, 6, 6), MapInfo{DataPages: 4, VMAs: -1})
+	out = text(renderPages(0, 6, 6), Info{DataPages: 4, VMAs: -1})
 	for _, want := range []string{"view 1 -> file 6  (alias: also at view 2; past the end of data: reads as zeros)", "view_pages_past_data: 2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("past-data map lacks %q:\n%s", want, out)
 		}
 	}
-	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, Frames: []uint64{7, 9, 7}})
+	out = text(renderPages(3, 2, 1), Info{DataPages: 4, VMAs: -1, Frames: []uint64{7, 9, 7}})
 	for _, want := range []string{"frame 0x7: view 0, 2\n", "shared_frames: 1\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("frames map lacks %q:\n%s", want, out)
 		}
 	}
-	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, FramesNote: "physical frames need root"})
+	out = text(renderPages(3, 2, 1), Info{DataPages: 4, VMAs: -1, FramesNote: "physical frames need root"})
 	if !strings.Contains(out, "frames: unknown (physical frames need root)\n") {
 		t.Errorf("frames note missing:\n%s", out)
 	}
-	out = text(renderPages(3, 2, 1), MapInfo{DataPages: 4, VMAs: -1, Frames: []uint64{7}})
+	out = text(renderPages(3, 2, 1), Info{DataPages: 4, VMAs: -1, Frames: []uint64{7}})
 	if !strings.Contains(out, "frames: unknown (1 frames given for 3 view pages)") || strings.Contains(out, "frame 0x") {
 		t.Errorf("frames of the wrong length must not be used:\n%s", out)
 	}
-	out = text(renderReverse(60000), MapInfo{DataPages: 60000, VMAs: -1})
+	out = text(renderReverse(60000), Info{DataPages: 60000, VMAs: -1})
 	if !strings.Contains(out, "view 0-59999 -> file 59999-0 (descending, 60000 runs)\n") {
 		t.Errorf("reverse not collapsed:\n%s", out)
 	}
-	out = text([]Run{{0, 0, 10}, {10, 100, 10}, {20, 5, 200}}, MapInfo{DataPages: 50, VMAs: -1})
+	out = text([]run.Run{{View: 0, File: 0, Count: 10}, {View: 10, File: 100, Count: 10}, {View: 20, File: 5, Count: 200}}, Info{DataPages: 50, VMAs: -1})
 	for _, want := range []string{"view 10-19  -> file 100-109 (past the end of data)\n", "view 0-9    -> file 0-9\n", "view_pages_past_data: 165\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("runs map lacks %q:\n%s", want, out)
 		}
 	}
-	out = text([]Run{{0, 12, 4}, {4, 8, 4}, {8, 4, 4}, {12, 0, 4}, {16, 0, 2}, {18, 0, 2}, {20, 0, 2}, {22, 0, 60}, {82, 0, 1}, {83, 4, 1}, {84, 8, 1}},
-		MapInfo{DataPages: 16, VMAs: -1})
+	out = text([]run.Run{{View: 0, File: 12, Count: 4}, {View: 4, File: 8, Count: 4}, {View: 8, File: 4, Count: 4}, {View: 12, File: 0, Count: 4}, {View: 16, File: 0, Count: 2}, {View: 18, File: 0, Count: 2}, {View: 20, File: 0, Count: 2}, {View: 22, File: 0, Count: 60}, {View: 82, File: 0, Count: 1}, {View: 83, File: 4, Count: 1}, {View: 84, File: 8, Count: 1}},
+		Info{DataPages: 16, VMAs: -1})
 	for _, want := range []string{
 		"view 0-15  -> file 12-15, 8-11, ..., 0-3 (4 runs of 4 pages)\n",
 		"view 16-21 -> file 0-1 (repeated, 3 runs of 2 pages)\n",
@@ -277,8 +280,8 @@ func TestRenderMarks(t *testing.T) {
 			t.Errorf("stretches map lacks %q:\n%s", want, out)
 		}
 	}
-	for _, empty := range [][]Run{nil, {}, {{0, 5, 0}}} {
-		if out := text(empty, MapInfo{DataPages: 4, VMAs: -1}); !strings.HasPrefix(out, "empty view") {
+	for _, empty := range [][]run.Run{nil, {}, {{View: 0, File: 5, Count: 0}}} {
+		if out := text(empty, Info{DataPages: 4, VMAs: -1}); !strings.HasPrefix(out, "empty view") {
 			t.Errorf("empty view drawn as:\n%s", out)
 		}
 	}
@@ -304,11 +307,11 @@ func renderBruteStats(pages []int64, dataPages int64) (shown, aliased, past int6
 
 // renderRandomRuns makes a view of a random shape: a mix of long runs, single pages, repeats,
 // descending stretches and huge counts, so that the bounds are tested on more than shuffles.
-func renderRandomRuns(r *rand.Rand) []Run {
-	var runs []Run
+func renderRandomRuns(r *rand.Rand) []run.Run {
+	var runs []run.Run
 	var view int64
 	add := func(file, count int64) {
-		runs = append(runs, Run{View: view, File: file, Count: count})
+		runs = append(runs, run.Run{View: view, File: file, Count: count})
 		view += count
 	}
 	pieces := r.IntN(6)
@@ -352,16 +355,16 @@ func TestRenderProperties(t *testing.T) {
 	}
 	for i := range n {
 		runs := renderRandomRuns(r)
-		info := MapInfo{DataPages: r.Int64N(1 << 20), VMAs: int64(r.IntN(3)) - 1}
+		info := Info{DataPages: r.Int64N(1 << 20), VMAs: int64(r.IntN(3)) - 1}
 		if r.IntN(3) == 0 {
 			info.DataPages = math.MaxInt64
 		}
 		renderCheck(t, fmt.Sprintf("case %d", i), runs, info)
 	}
-	renderCheck(t, "shuffle", renderShuffle(1<<20, 9), MapInfo{DataPages: 1 << 19, VMAs: -1, Frames: make([]uint64, 1<<20)})
-	renderCheck(t, "alternating", renderPages(renderAlternating(1<<18)...), MapInfo{DataPages: 2, VMAs: -1})
-	renderCheck(t, "huge", []Run{{0, 1 << 52, 1 << 52}, {1 << 52, 0, 1 << 40}}, MapInfo{DataPages: 1 << 40, VMAs: -1})
-	renderCheck(t, "garbage", []Run{{0, -5, 3}, {3, 1, -2}, {0, math.MaxInt64, math.MaxInt64}, {9, 2, 7}}, MapInfo{DataPages: -1, VMAs: -7})
+	renderCheck(t, "shuffle", renderShuffle(1<<20, 9), Info{DataPages: 1 << 19, VMAs: -1, Frames: make([]uint64, 1<<20)})
+	renderCheck(t, "alternating", renderPages(renderAlternating(1<<18)...), Info{DataPages: 2, VMAs: -1})
+	renderCheck(t, "huge", []run.Run{{View: 0, File: 1 << 52, Count: 1 << 52}, {View: 1 << 52, File: 0, Count: 1 << 40}}, Info{DataPages: 1 << 40, VMAs: -1})
+	renderCheck(t, "garbage", []run.Run{{View: 0, File: -5, Count: 3}, {View: 3, File: 1, Count: -2}, {View: 0, File: math.MaxInt64, Count: math.MaxInt64}, {View: 9, File: 2, Count: 7}}, Info{DataPages: -1, VMAs: -7})
 }
 
 func renderAlternating(n int) []int64 {
@@ -373,21 +376,21 @@ func renderAlternating(n int) []int64 {
 }
 
 // renderCheck renders runs both ways and checks the bounds the files promise.
-func renderCheck(t *testing.T, name string, runs []Run, info MapInfo) {
+func renderCheck(t *testing.T, name string, runs []run.Run, info Info) {
 	t.Helper()
 	var view int64
 	for _, r := range runs {
 		view += max(r.Count, 0)
 	}
 	var txt, svg bytes.Buffer
-	if err := RenderText(&txt, runs, info); err != nil {
+	if err := Text(&txt, runs, info); err != nil {
 		t.Fatal(err)
 	}
-	if err := RenderSVG(&svg, runs, info); err != nil {
+	if err := SVG(&svg, runs, info); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Count(txt.String(), "\n")
-	if view > mapSmallView && (lines > 120 || txt.Len() > 16<<10) {
+	if view > SmallView && (lines > 120 || txt.Len() > 16<<10) {
 		t.Errorf("%s: %d view pages: text map is %d lines, %d bytes:\n%s", name, view, lines, txt.Len(), txt.String())
 	}
 	if lines > 160 {
@@ -404,13 +407,13 @@ func renderCheck(t *testing.T, name string, runs []Run, info MapInfo) {
 	}
 	// Deterministic.
 	var again bytes.Buffer
-	RenderSVG(&again, runs, info)
+	SVG(&again, runs, info)
 	if !bytes.Equal(again.Bytes(), svg.Bytes()) {
 		t.Errorf("%s: SVG differs between two renderings", name)
 	}
 	// Exact totals for views small enough to count page by page.
 	if view > 0 && view <= 1<<21 && info.DataPages >= 0 && info.DataPages < math.MaxInt64 && runs[0].File >= 0 && runs[0].Count > 0 {
-		shown, aliased, past := renderBruteStats(Pages(runs), info.DataPages)
+		shown, aliased, past := renderBruteStats(run.Pages(runs), info.DataPages)
 		for key, want := range map[string]int64{"store_pages_shown": shown, "aliased_store_pages": aliased, "view_pages_past_data": past} {
 			if got := renderTotal(txt.String(), key); got != strconv.FormatInt(want, 10) {
 				t.Errorf("%s: %s: %s, want %d", name, key, got, want)
@@ -478,10 +481,10 @@ func renderCheckSVG(doc []byte) error {
 }
 
 func TestRenderEscapes(t *testing.T) {
-	info := MapInfo{DataPages: 4, VMAs: -1, Backend: `<&"x">`, FramesNote: "a < b & c"}
-	for _, runs := range [][]Run{renderPages(1, 0), renderReverse(100)} {
+	info := Info{DataPages: 4, VMAs: -1, Backend: `<&"x">`, FramesNote: "a < b & c"}
+	for _, runs := range [][]run.Run{renderPages(1, 0), renderReverse(100)} {
 		var b bytes.Buffer
-		if err := RenderSVG(&b, runs, info); err != nil {
+		if err := SVG(&b, runs, info); err != nil {
 			t.Fatal(err)
 		}
 		if err := renderCheckSVG(b.Bytes()); err != nil {
@@ -492,15 +495,15 @@ func TestRenderEscapes(t *testing.T) {
 
 func BenchmarkRenderShuffle(b *testing.B) {
 	runs := renderShuffle(1<<20, 1)
-	info := MapInfo{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}
+	info := Info{DataPages: 1 << 20, VMAs: -1, Backend: "gather"}
 	b.Run("text", func(b *testing.B) {
 		for b.Loop() {
-			RenderText(io.Discard, runs, info)
+			Text(io.Discard, runs, info)
 		}
 	})
 	b.Run("svg", func(b *testing.B) {
 		for b.Loop() {
-			RenderSVG(io.Discard, runs, info)
+			SVG(io.Discard, runs, info)
 		}
 	})
 }

@@ -1,4 +1,8 @@
-package layout
+// Package render draws a mapping, given as runs, for people: as text (Text: the `map` file and
+// `nlfs layout show`) and as an SVG picture (SVG: the `map.svg` file). Pure Go, no I/O beyond the
+// writer it is given; what the kernel holds (VMAs, physical frames, the backend) comes in as Info,
+// filled by the caller. Every drawing is bounded in size whatever the view.
+package render
 
 import (
 	"bytes"
@@ -8,10 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // MapInfo is what the renderers know beyond the runs.
-type MapInfo struct {
+type Info struct {
 	// DataPages is the store's size in pages now; store pages >= DataPages are past the end of data (they
 	// read as zeros) and are marked. Negative or math.MaxInt64 (what `nlfs layout show` passes without
 	// --pages) means unknown: nothing is marked and the totals say "unknown".
@@ -26,7 +32,7 @@ type MapInfo struct {
 // mebibyte whatever the view: a reader of a 1,048,576-page shuffle wants its shape and its totals,
 // not a million lines.
 const (
-	mapSmallView  = 64 // views up to this many pages are drawn page by page
+	SmallView     = 64 // views up to this many pages are drawn page by page
 	mapTextWidth  = 80 // the terminal the text map is laid out for
 	mapHeadItems  = 25 // large views: lines of runs shown from the start of the view...
 	mapTailItems  = 14 // ...and from its end, around one "... N more runs ..." line
@@ -49,7 +55,7 @@ type mapStats struct {
 // mapRuns drops runs that no layout produces (empty, negative pages, or pages or a view so large
 // that sums would overflow) so that the renderers cannot panic or loop on them; it copies only when
 // it must, so the common case costs nothing.
-func mapRuns(runs []Run) []Run {
+func mapRuns(runs []run.Run) []run.Run {
 	const big = 1 << 62
 	var view int64
 	for i, r := range runs {
@@ -71,7 +77,7 @@ func mapRuns(runs []Run) []Run {
 // newMapStats computes the totals. Aliasing is counted on the runs, not the pages (a sweep over the
 // runs sorted by store page), so its cost depends on the number of runs only: a 2^40-page identity
 // view is one run and costs nothing.
-func newMapStats(runs []Run, info MapInfo) mapStats {
+func newMapStats(runs []run.Run, info Info) mapStats {
 	st := mapStats{runs: len(runs), dataPages: info.DataPages}
 	st.dataKnown = info.DataPages >= 0 && info.DataPages != math.MaxInt64
 	type span struct{ a, b int64 }
@@ -163,15 +169,15 @@ func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPage
 // Runs are read in order as the view from page 0; their View fields are not consulted. The output is
 // bounded (under 80 lines for a large view) for any input, and the cost is linear in the runs: a
 // radix sort for the aliasing count, never a loop over pages of a long run.
-func RenderText(w io.Writer, runs []Run, info MapInfo) error {
+func Text(w io.Writer, runs []run.Run, info Info) error {
 	runs = mapRuns(runs)
 	st := newMapStats(runs, info)
 	var b bytes.Buffer
 	switch {
 	case st.viewPages == 0:
 		b.WriteString("empty view (0 pages)\n")
-	case st.viewPages <= mapSmallView:
-		textSmall(&b, Pages(runs), &st)
+	case st.viewPages <= SmallView:
+		textSmall(&b, run.Pages(runs), &st)
 	default:
 		textLarge(&b, runs, &st)
 	}
@@ -184,7 +190,7 @@ func RenderText(w io.Writer, runs []Run, info MapInfo) error {
 
 // textTotals writes the totals with the same keys as the status file where there is one, so that
 // scripts can grep either.
-func textTotals(b *bytes.Buffer, st *mapStats, info MapInfo) {
+func textTotals(b *bytes.Buffer, st *mapStats, info Info) {
 	data := "unknown"
 	if st.dataKnown {
 		data = strconv.FormatInt(st.dataPages, 10)
@@ -485,7 +491,7 @@ type mapItem struct {
 func (it mapItem) pages() int64 { return it.count * int64(it.runs) }
 
 // nextMapItem returns the item starting at runs[i] (whose first view page is view) and the index after it.
-func nextMapItem(runs []Run, i int, view int64) (mapItem, int) {
+func nextMapItem(runs []run.Run, i int, view int64) (mapItem, int) {
 	r := runs[i]
 	it := mapItem{view: view, file: r.File, count: r.Count, runs: 1}
 	if i+1 >= len(runs) || runs[i+1].Count != r.Count {
@@ -545,7 +551,7 @@ func (it mapItem) text(st *mapStats) (viewPart, filePart string) {
 
 // textLarge lists a large view's runs: the first and last few lines of it, with the middle counted.
 // Two passes (count, then print) keep memory constant whatever the view.
-func textLarge(b *bytes.Buffer, runs []Run, st *mapStats) {
+func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 	total := 0
 	var view int64
 	for i := 0; i < len(runs); total++ {
@@ -596,7 +602,7 @@ func textLarge(b *bytes.Buffer, runs []Run, st *mapStats) {
 // textFrames shows which view pages share one physical frame: the kernel's own proof of aliasing, as
 // opposed to what the layout says. Frame 0 is what pagemap reports for a page not in memory (or to a
 // reader without the right to see frames), so it is never taken as a shared frame.
-func textFrames(b *bytes.Buffer, st *mapStats, info MapInfo) {
+func textFrames(b *bytes.Buffer, st *mapStats, info Info) {
 	if info.Frames == nil {
 		if info.FramesNote != "" {
 			fmt.Fprintf(b, "frames: unknown (%s)\n", info.FramesNote)

@@ -1,4 +1,4 @@
-package layout
+package render
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+
+	"github.com/nlfs/nlfs/run"
 )
 
 // Limits of the picture. A browser must draw map.svg at once and the file must stay well under a
@@ -44,15 +46,15 @@ const (
 // pages below, an arrow from each data page to each view page showing it. Larger views are a
 // permutation plot, view page across and data page up, one diagonal segment per run, or a density
 // image once the runs are too many to draw one by one. The output is deterministic and bounded.
-func RenderSVG(w io.Writer, runs []Run, info MapInfo) error {
+func SVG(w io.Writer, runs []run.Run, info Info) error {
 	runs = mapRuns(runs)
 	st := newMapStats(runs, info)
 	s := &svgDoc{}
 	switch {
 	case st.viewPages == 0:
 		s.empty(&st, info)
-	case st.viewPages <= mapSmallView:
-		s.small(Pages(runs), &st, info)
+	case st.viewPages <= SmallView:
+		s.small(run.Pages(runs), &st, info)
 	default:
 		s.large(runs, &st, info)
 	}
@@ -120,7 +122,7 @@ func svgTitle(st *mapStats) string {
 }
 
 // svgSummary is the line under the heading: the totals of the text map, in words.
-func svgSummary(st *mapStats, info MapInfo) string {
+func svgSummary(st *mapStats, info Info) string {
 	data := "unknown"
 	if st.dataKnown {
 		data = strconv.FormatInt(st.dataPages, 10)
@@ -138,7 +140,7 @@ func svgSummary(st *mapStats, info MapInfo) string {
 }
 
 // svgFramesLine says what the physical frames show, or why they are unknown; "" if not asked.
-func svgFramesLine(st *mapStats, info MapInfo) string {
+func svgFramesLine(st *mapStats, info Info) string {
 	switch {
 	case info.Frames == nil && info.FramesNote != "":
 		return "physical frames: unknown (" + info.FramesNote + ")"
@@ -153,7 +155,7 @@ func svgFramesLine(st *mapStats, info MapInfo) string {
 }
 
 // heading writes the title and the summary lines; svgHeadingHeight is where they end.
-func (s *svgDoc) heading(st *mapStats, info MapInfo) {
+func (s *svgDoc) heading(st *mapStats, info Info) {
 	s.text(16, 26, `font-size="16" font-weight="bold"`, svgTitle(st))
 	s.text(16, 46, "", svgSummary(st, info))
 	if f := svgFramesLine(st, info); f != "" {
@@ -161,14 +163,14 @@ func (s *svgDoc) heading(st *mapStats, info MapInfo) {
 	}
 }
 
-func svgHeadingHeight(st *mapStats, info MapInfo) float64 {
+func svgHeadingHeight(st *mapStats, info Info) float64 {
 	if info.Frames != nil || info.FramesNote != "" {
 		return 64
 	}
 	return 46
 }
 
-func (s *svgDoc) empty(st *mapStats, info MapInfo) {
+func (s *svgDoc) empty(st *mapStats, info Info) {
 	y := svgHeadingHeight(st, info)
 	s.open(640, y+70, svgTitle(st))
 	s.heading(st, info)
@@ -185,9 +187,9 @@ type svgSlot struct {
 }
 
 // small draws TLPI Figure 49-5: view boxes on top, data boxes below, arrows from data to view.
-func (s *svgDoc) small(pages []int64, st *mapStats, info MapInfo) {
+func (s *svgDoc) small(pages []int64, st *mapStats, info Info) {
 	views := mapViewsOf(pages)
-	cols := mapStoreColumns(pages, views, st, mapSmallView)
+	cols := mapStoreColumns(pages, views, st, SmallView)
 	digits := len(strconv.Itoa(len(pages) - 1))
 	for _, f := range cols {
 		digits = max(digits, len(strconv.FormatInt(f, 10)))
@@ -347,7 +349,7 @@ func (s *svgDoc) small(pages []int64, st *mapStats, info MapInfo) {
 }
 
 // large draws the permutation plot: view page across, data page up.
-func (s *svgDoc) large(runs []Run, st *mapStats, info MapInfo) {
+func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	viewN := st.viewPages
 	// The data axis spans the pages shown, and the whole store when that is not much more, so that
 	// unused data shows as empty space rather than squeezing the plot into a corner.
@@ -426,7 +428,7 @@ func (s *svgDoc) large(runs []Run, st *mapStats, info MapInfo) {
 
 // segments draws each run as one diagonal segment, all in one path: a square line cap keeps a
 // single-page run visible as a dot however small its page is on screen.
-func (s *svgDoc) segments(runs []Run, px, py func(int64) float64) {
+func (s *svgDoc) segments(runs []run.Run, px, py func(int64) float64) {
 	s.printf(`<path fill="none" stroke="%s" stroke-width="1.5" stroke-linecap="square" d="`, svgLink)
 	var view int64
 	for _, r := range runs {
@@ -455,7 +457,7 @@ func svgMulDiv(a, b, c uint64) uint64 {
 // density bins the runs into an image of at most svgGrid×svgGrid cells, each weighted by the view
 // pages that fall in it, and embeds it as a PNG. Each run is walked cell by cell (never page by
 // page), so the cost is the runs plus the cells they cross.
-func (s *svgDoc) density(runs []Run, viewN, dataN int64, left, top, plot float64) {
+func (s *svgDoc) density(runs []run.Run, viewN, dataN int64, left, top, plot float64) {
 	gx, gy := int64(min(svgGrid, viewN)), int64(min(svgGrid, dataN))
 	weight := make([]int64, gx*gy)
 	col := func(p int64) int64 { return int64(svgMulDiv(uint64(p), uint64(gx), uint64(viewN))) }

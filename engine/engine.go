@@ -1,0 +1,306 @@
+// Package engine is one mounted nlfs store and its views, apart from any binding: it loads the
+// store, applies layouts (checked by package layout, built by package remapper), keeps each
+// view's generation, last error and times, renders what the control files show, and tells
+// subscribers of every change (events.go). The FUSE binding (package fs) and the HTTP binding
+// (package web) are thin layers over it: the same operation, such as applying a layout or
+// drawing the map, is one engine call from either. No FUSE, no HTTP here.
+//
+// The files: engine.go (the Engine, its store and its registry of views), view.go (one view:
+// layouts, reads and writes through it), layoutwriter.go (a layout arriving in pieces, as
+// through the layout file), events.go, status.go (the status keys), render.go (map, map.svg,
+// vmas).
+package engine
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nlfs/nlfs/layout"
+	"github.com/nlfs/nlfs/remapper"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Pages is the initial store size in pages, used when Source is nil.
+	Pages int64
+	// Source, if non-nil, is read to its end as the initial content of data, in pieces (so a
+	// big file is never held in the heap whole).
+	Source io.Reader
+	// Progress, if non-nil, is told the bytes of Source loaded so far, now and then.
+	Progress func(loaded int64)
+	// Layout, if non-nil, is the initial layout text of the main view.
+	Layout []byte
+	// Backend selects how views are mapped.
+	Backend remapper.Backend
+	// MaxViewPages bounds every layout; 0 means layout.DefaultMaxViewPages.
+	MaxViewPages int64
+}
+
+// MainView is the name of the view at the top of the mount.
+const MainView = ""
+
+// Engine is one store and its views. It is safe for concurrent use.
+//
+// Lock order: viewsMu, then a View's applyMu, then a View's mu; the store's own locks are
+// taken with any of them held, never the other way round. Events are sent with no lock held.
+type Engine struct {
+	store        *remapper.Store
+	maxViewPages int64
+	mounted      time.Time // immutable
+
+	// dataTime is when the store's bytes or size last changed (unix nanoseconds).
+	dataTime atomic.Int64
+
+	events events
+
+	viewsMu sync.Mutex
+	main    *View            // immutable after New
+	named   map[string]*View // the named views; protected by viewsMu
+
+	// webAddr is the live page's address without its token, "" when off. Protected by
+	// viewsMu.
+	webAddr string
+}
+
+// New makes an Engine with its store filled and the main view's initial layout applied.
+func New(opts Options) (*Engine, error) {
+	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend})
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{store: s, maxViewPages: opts.MaxViewPages, mounted: time.Now(), named: map[string]*View{}}
+	if e.maxViewPages <= 0 {
+		e.maxViewPages = layout.DefaultMaxViewPages
+	}
+	e.dataTime.Store(e.mounted.UnixNano())
+	if err := e.fill(opts); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if e.main, err = e.newView(MainView); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if opts.Layout != nil {
+		if err := e.main.ApplyText(opts.Layout); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *Engine) fill(opts Options) error {
+	if opts.Source == nil {
+		if err := e.store.Truncate(opts.Pages * remapper.PageSize()); err != nil {
+			return fmt.Errorf("size store: %w", err)
+		}
+		return nil
+	}
+	if err := e.load(opts.Source, opts.Progress); err != nil {
+		return fmt.Errorf("load source: %w", err)
+	}
+	return nil
+}
+
+// load writes src into the store from offset 0, a megabyte at a time.
+func (e *Engine) load(src io.Reader, progress func(int64)) error {
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := e.store.WriteData(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+			if progress != nil {
+				progress(off)
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// Close releases the store and every view.
+func (e *Engine) Close() error { return e.store.Close() }
+
+// Store gives tests and tools the store behind the engine.
+func (e *Engine) Store() *remapper.Store { return e.store }
+
+// Mounted is when the engine was made: the time of the files that do not change.
+func (e *Engine) Mounted() time.Time { return e.mounted }
+
+// DataTime is when data last changed (written through any file, or resized).
+func (e *Engine) DataTime() time.Time { return time.Unix(0, e.dataTime.Load()) }
+
+func (e *Engine) touchData() { e.dataTime.Store(time.Now().UnixNano()) }
+
+// limits are the bounds a layout written now is checked against.
+func (e *Engine) limits() layout.Limits {
+	return layout.Limits{DataPages: e.store.DataPages(), MaxViewPages: e.maxViewPages}
+}
+
+// ---- views ----
+
+// Main returns the main view (the one at the top of the mount).
+func (e *Engine) Main() *View { return e.main }
+
+// View returns the view called name (MainView: the main view).
+func (e *Engine) View(name string) (*View, bool) {
+	if name == MainView {
+		return e.main, true
+	}
+	e.viewsMu.Lock()
+	defer e.viewsMu.Unlock()
+	v, ok := e.named[name]
+	return v, ok
+}
+
+// ViewNames returns the names of the named views, sorted.
+func (e *Engine) ViewNames() []string {
+	e.viewsMu.Lock()
+	defer e.viewsMu.Unlock()
+	names := make([]string, 0, len(e.named))
+	for n := range e.named {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// validName is what a named view may be called (DESIGN: letters, digits, '-', '_', '.'; at
+// most 64 bytes; "." and ".." are directory entries, not names).
+var validName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Errors about named views. They wrap the errno a file system reports for them.
+var (
+	ErrViewName   = fmt.Errorf("a view name is 1 to 64 letters, digits, '-', '_' or '.': %w", syscall.EINVAL)
+	ErrViewExists = fmt.Errorf("view exists: %w", syscall.EEXIST)
+	ErrNoView     = fmt.Errorf("no such view: %w", syscall.ENOENT)
+)
+
+// CreateView makes a named view, starting at the identity that follows the store.
+func (e *Engine) CreateView(name string) (*View, error) {
+	if !validName.MatchString(name) || name == "." || name == ".." {
+		return nil, fmt.Errorf("view %q: %w", name, ErrViewName)
+	}
+	e.viewsMu.Lock()
+	if _, ok := e.named[name]; ok {
+		e.viewsMu.Unlock()
+		return nil, fmt.Errorf("view %q: %w", name, ErrViewExists)
+	}
+	v, err := e.newView(name)
+	if err == nil {
+		e.named[name] = v
+	}
+	e.viewsMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("view %q: %w", name, err)
+	}
+	e.events.send(Event{Kind: ViewCreated, View: name})
+	return v, nil
+}
+
+// RemoveView removes a named view.
+func (e *Engine) RemoveView(name string) error {
+	e.viewsMu.Lock()
+	v, ok := e.named[name]
+	if ok {
+		delete(e.named, name)
+	}
+	e.viewsMu.Unlock()
+	if !ok {
+		return fmt.Errorf("view %q: %w", name, ErrNoView)
+	}
+	if err := v.rv.Close(); err != nil {
+		return fmt.Errorf("view %q: %w", name, err)
+	}
+	e.events.send(Event{Kind: ViewRemoved, View: name})
+	return nil
+}
+
+func (e *Engine) newView(name string) (*View, error) {
+	rv, err := e.store.NewView()
+	if err != nil {
+		return nil, err
+	}
+	return &View{e: e, name: name, rv: rv, layoutTime: e.mounted}, nil
+}
+
+// allViews returns the main view and the named ones.
+func (e *Engine) allViews() []*View {
+	e.viewsMu.Lock()
+	defer e.viewsMu.Unlock()
+	vs := make([]*View, 0, 1+len(e.named))
+	vs = append(vs, e.main)
+	for _, v := range e.named {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// SetWebAddress records the live page's address (without its token) for status; "" when off.
+func (e *Engine) SetWebAddress(addr string) {
+	e.viewsMu.Lock()
+	defer e.viewsMu.Unlock()
+	e.webAddr = addr
+}
+
+// ---- data ----
+
+// DataSize returns the store's size in bytes.
+func (e *Engine) DataSize() int64 { return e.store.DataSize() }
+
+// DataPages returns the store's size in pages.
+func (e *Engine) DataPages() int64 { return e.store.DataPages() }
+
+// DataSlices lends out store bytes for a read of data (see remapper.Lease). The read's event
+// goes first, with the range asked for: once the lease is taken, the store's read lock is
+// held, and no subscriber may run under it.
+func (e *Engine) DataSlices(off int64, n int) (*remapper.Lease, error) {
+	e.events.send(Event{Kind: DataRead, Off: off, Len: int64(n)})
+	l, err := e.store.DataSlices(off, n)
+	if err != nil {
+		e.main.noteError("read data", err)
+	}
+	return l, err
+}
+
+// WriteData writes p at off of data, growing the store as needed. A failure is recorded in
+// the main view's status; the bytes written before it stay written.
+func (e *Engine) WriteData(p []byte, off int64) (int, error) {
+	n, err := e.store.WriteData(p, off)
+	if n > 0 {
+		e.touchData()
+		e.events.send(Event{Kind: DataWritten, Off: off, Len: int64(n)})
+	}
+	if err != nil {
+		e.main.noteError("write data", err)
+	}
+	return n, err
+}
+
+// Truncate sets data's size. Views over removed pages read as zeros.
+func (e *Engine) Truncate(size int64) error {
+	old := e.store.DataSize()
+	if err := e.store.Truncate(size); err != nil {
+		e.main.noteError("truncate data", err)
+		return err
+	}
+	e.touchData()
+	e.events.send(Event{Kind: Truncated, Off: min(old, size), Len: max(old, size) - min(old, size)})
+	return nil
+}

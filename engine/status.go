@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nlfs/nlfs/remapper"
+)
+
+// Field is one status key and its value: a string, an int64 or a []string.
+type Field struct {
+	Key   string
+	Value any
+}
+
+// Status returns the view's status keys in order. The main view's also describe the store
+// and the mount (store, views, web).
+func (v *View) Status() []Field {
+	st := v.rv.Status()
+	v.mu.Lock()
+	gen, lastErr := v.generation, v.lastError
+	v.mu.Unlock()
+	if lastErr == "" {
+		lastErr = "none"
+	}
+	mode := "identity (follows data)"
+	if v.Pinned() {
+		mode = "pinned"
+	}
+	f := []Field{
+		{"page_size", remapper.PageSize()},
+		{"data_bytes", st.DataBytes},
+		{"data_pages", v.e.store.DataPages()},
+		{"view_pages", st.ViewPages},
+		{"layout", mode},
+		{"runs", st.Runs},
+		{"backend", string(st.Backend)},
+		{"backend_reason", st.Reason},
+		{"vmas", st.VMAs},
+		{"max_map_count", st.MaxMapCount},
+		{"generation", gen},
+		{"last_error", oneLine(lastErr)},
+	}
+	if v.name != MainView {
+		return append([]Field{{"view", v.name}}, f...)
+	}
+	v.e.viewsMu.Lock()
+	web := v.e.webAddr
+	v.e.viewsMu.Unlock()
+	if web == "" {
+		web = "off"
+	}
+	return append(f,
+		Field{"store", "memfd"},
+		Field{"views", v.e.ViewNames()},
+		Field{"web", web},
+	)
+}
+
+// StatusText is the status file: one `key: value` per line (a list is joined by spaces,
+// "none" when empty).
+func (v *View) StatusText() []byte {
+	var b bytes.Buffer
+	for _, f := range v.Status() {
+		val := f.Value
+		if list, ok := val.([]string); ok {
+			val = strings.Join(list, " ")
+			if len(list) == 0 {
+				val = "none"
+			}
+		}
+		fmt.Fprintf(&b, "%s: %v\n", f.Key, val)
+	}
+	return b.Bytes()
+}
+
+// StatusJSON is status.json: the same keys as one JSON object, numbers as numbers, lists as
+// arrays.
+func (v *View) StatusJSON() []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range v.Status() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Key)
+		val, _ := json.Marshal(f.Value)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(val)
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}

@@ -1,0 +1,25 @@
+package remapper
+
+// Mapper is, for these tests, a store with one view: what a mount without named views is.
+// Its methods are the Store's and the View's (Close closes both).
+type Mapper struct {
+	*Store
+	*View
+}
+
+// New makes a Mapper: a new store and its first view.
+func New(opts Options) (*Mapper, error) {
+	s, err := NewStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.NewView()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &Mapper{Store: s, View: v}, nil
+}
+
+// Close closes the view and the store.
+func (m *Mapper) Close() error { return m.Store.Close() }
