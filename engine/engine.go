@@ -66,6 +66,21 @@ type Engine struct {
 	// webAddr is the live page's address without its token, "" when off. Protected by
 	// viewsMu.
 	webAddr string
+
+	// beforeLayout, if set, runs before a view's new layout is built (SetBeforeLayout).
+	beforeLayout atomic.Pointer[func(*View)]
+}
+
+// SetBeforeLayout sets fn to run before each new layout of a view is built, in the goroutine
+// applying it, with no lock held. It may block: the FUSE binding waits there until what
+// processes stored through mappings of the view has been written back, so that those stores
+// land in the store pages the old layout showed, where they were made.
+func (e *Engine) SetBeforeLayout(fn func(*View)) {
+	if fn == nil {
+		e.beforeLayout.Store(nil)
+		return
+	}
+	e.beforeLayout.Store(&fn)
 }
 
 // New makes an Engine with its store filled and the main view's initial layout applied.
@@ -285,7 +300,7 @@ func (e *Engine) WriteData(p []byte, off int64) (int, error) {
 	n, err := e.store.WriteData(p, off)
 	if n > 0 {
 		e.touchData()
-		e.events.send(Event{Kind: DataWritten, Off: off, Len: int64(n)})
+		e.events.send(Event{Kind: DataWritten, Off: off, Len: int64(n), Store: []remapper.Extent{{Off: off, Len: int64(n)}}})
 	}
 	if err != nil {
 		e.main.noteError("write data", err)
@@ -301,6 +316,7 @@ func (e *Engine) Truncate(size int64) error {
 		return err
 	}
 	e.touchData()
-	e.events.send(Event{Kind: Truncated, Off: min(old, size), Len: max(old, size) - min(old, size)})
+	lo, hi := min(old, size), max(old, size)
+	e.events.send(Event{Kind: Truncated, Off: lo, Len: hi - lo, Store: []remapper.Extent{{Off: lo, Len: hi - lo}}})
 	return nil
 }

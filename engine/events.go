@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/nlfs/nlfs/remapper"
 )
 
 // EventKind says what changed (or, for reads, what was served).
@@ -28,11 +30,15 @@ var kindNames = map[EventKind]string{
 
 func (k EventKind) String() string { return kindNames[k] }
 
-// Event is one change to the engine's store or views, or one read served.
+// Event is one change to the engine's store or views, or one read asked for.
 type Event struct {
 	Kind     EventKind
 	View     string // the view concerned (MainView for the main view); "" for data events
 	Off, Len int64  // the byte range concerned, in the coordinates of the file named by Kind
+	// Store holds the store byte ranges a write changed (for a write through a view, the
+	// store pages it showed at the moment of the write), or, for Truncated, the range that
+	// appeared or went. Nil for the other kinds.
+	Store []remapper.Extent
 }
 
 // events is the engine's list of subscribers. Events are sent synchronously, after the change

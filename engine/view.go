@@ -70,6 +70,9 @@ func (v *View) Apply(l *layout.Layout) error {
 }
 
 func (v *View) apply(l *layout.Layout) error {
+	if fn := v.e.beforeLayout.Load(); fn != nil {
+		(*fn)(v)
+	}
 	v.applyMu.Lock()
 	defer v.applyMu.Unlock()
 	if err := l.Check(v.e.store.DataPages()); err != nil {
@@ -181,10 +184,10 @@ func (v *View) ViewSlices(off int64, n int) (*remapper.Lease, error) {
 // WriteView writes p at off through the view into the store pages it shows. A failure is
 // recorded for status; the bytes written before it stay written.
 func (v *View) WriteView(p []byte, off int64) (int, error) {
-	k, err := v.rv.WriteView(p, off)
+	k, ext, err := v.rv.WriteView(p, off)
 	if k > 0 {
 		v.e.touchData()
-		v.e.events.send(Event{Kind: ViewWritten, View: v.name, Off: off, Len: int64(k)})
+		v.e.events.send(Event{Kind: ViewWritten, View: v.name, Off: off, Len: int64(k), Store: ext})
 	}
 	if err != nil {
 		v.noteError("write view", err)

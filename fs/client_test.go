@@ -97,6 +97,8 @@ func runClient(name string, args []string) int {
 			fmt.Fprintln(out, binary.LittleEndian.Uint64(buf))
 		}
 		return 0
+	case "mapper":
+		return runMapper(args[0])
 	}
 	fmt.Fprintf(os.Stderr, "unknown client %q\n", name)
 	return 2

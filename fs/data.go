@@ -12,6 +12,7 @@ import (
 type dataNode struct {
 	fusefs.Inode
 	root *Root
+	c    *cachedFile
 }
 
 var (
@@ -39,7 +40,7 @@ func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 // pipe of header + 1 MiB, over the default pipe-max-size of 1 MiB: go-fuse
 // then falls back to pread into a buffer and a second copy.
 func (n *dataNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	noteRead(&n.root.dataRead)
+	n.c.noteRead()
 	l, err := n.root.e.DataSlices(off, len(dest))
 	if err != nil {
 		return nil, toErrno(err)
@@ -70,8 +71,13 @@ func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Se
 	return n.Getattr(ctx, f, out)
 }
 
+// truncate resizes data. It arrives as a SETATTR or an OPEN(O_TRUNC), during which the
+// kernel holds data's writeback: it waits for the views' caches, never for data's own
+// (cache.go).
 func (n *dataNode) truncate(size int64) syscall.Errno {
-	return toErrno(n.root.e.Truncate(size))
+	err := n.root.e.Truncate(size)
+	n.root.waitViews()
+	return toErrno(err)
 }
 
 // Fsync has nothing to do: the store is memory.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,25 +19,15 @@ import (
 )
 
 // Root is the mount's root directory.
-//
-// Kernel notifications (Inode.NotifyContent) are sent with no lock held, since the kernel may
-// call back into the file system while it invalidates.
 type Root struct {
 	fusefs.Inode
 
 	e *engine.Engine
 
-	// viewRead and dataRead say whether a READ of view (of data) may have been served since
-	// the kernel's cache of that file was last dropped. Pages enter a FUSE file's page cache
-	// only through READ (for nlfs's direct-IO files, by processes that mmap them), so while
-	// the flag is false the kernel holds nothing that a write could make stale, and the write
-	// skips the invalidation. A reader sets the flag before it looks at the store; an
-	// invalidation clears it before it drops the cache (a page being filled meanwhile is
-	// locked in the cache, and the kernel's invalidation waits for it).
-	viewRead, dataRead atomic.Bool
-
-	// The file inodes, set once in OnAdd; used to invalidate kernel caches.
-	data, view *fusefs.Inode
+	// data and views are the files the kernel may cache, kept exact by their notifiers
+	// (cache.go). Set once in OnAdd.
+	data  *cachedFile
+	views []*cachedFile
 
 	unsubscribe func() // immutable
 }
@@ -48,28 +37,84 @@ type Root struct {
 func NewRoot(e *engine.Engine) *Root {
 	r := &Root{e: e}
 	r.unsubscribe = e.Subscribe(r.changed)
+	e.SetBeforeLayout(r.writeBack)
 	return r
 }
 
-// Close stops following the engine's events.
-func (r *Root) Close() { r.unsubscribe() }
+// writeBack returns once the pages processes stored into through mappings of view v are
+// written back: dropping the whole cache writes dirty pages back first. A layout about to
+// change waits for it, so that those stores land where the old layout put them. Every
+// caller of a layout change may wait for a view's notifier (cache.go): the layout file's
+// FLUSH and RELEASE, the web, startup.
+func (r *Root) writeBack(v *engine.View) {
+	for _, c := range r.views {
+		if c.view == v {
+			c.queueWhole()
+			c.wait()
+		}
+	}
+}
 
-// changed drops what the kernel may cache of the files an event changed.
-func (r *Root) changed(ev engine.Event) {
-	switch ev.Kind {
-	case engine.DataWritten:
-		r.invalidateView()
-	case engine.ViewWritten:
-		// The page written may show at other view pages too.
-		r.invalidateView()
-		r.invalidateData()
-	case engine.Truncated, engine.LayoutApplied:
-		r.dropViewCache()
+// Close stops following the engine's events and stops the notifiers.
+func (r *Root) Close() {
+	r.unsubscribe()
+	r.e.SetBeforeLayout(nil)
+	for _, c := range r.cached() {
+		c.stop()
 	}
 }
 
 // Engine returns the engine behind the mount.
 func (r *Root) Engine() *engine.Engine { return r.e }
+
+func (r *Root) cached() []*cachedFile {
+	if r.data == nil {
+		return nil
+	}
+	return append([]*cachedFile{r.data}, r.views...)
+}
+
+// changed queues, for each file the kernel may cache, the pages an event made stale. It runs
+// inside the engine call that made the change, so it only queues (cache.go).
+func (r *Root) changed(ev engine.Event) {
+	switch ev.Kind {
+	case engine.DataWritten, engine.ViewWritten:
+		for _, c := range r.cached() {
+			c.queueStore(ev.Store)
+		}
+	case engine.Truncated:
+		// The kernel drops data's own pages after a truncate of data; an identity view
+		// changed size, a pinned one shows zeros (or data again) where pages went or came.
+		for _, c := range r.views {
+			if c.view.Pinned() {
+				c.queueStore(ev.Store)
+			} else {
+				c.queueWhole()
+			}
+		}
+	case engine.LayoutApplied:
+		for _, c := range r.views {
+			if c.view.Name() == ev.View {
+				c.queueWhole()
+			}
+		}
+	}
+}
+
+// waitAll returns once every file's cache shows the changes made so far (see cache.go for
+// who may call it).
+func (r *Root) waitAll() {
+	for _, c := range r.cached() {
+		c.wait()
+	}
+}
+
+// waitViews is waitAll for the views only: what a truncate of data may wait for.
+func (r *Root) waitViews() {
+	for _, c := range r.views {
+		c.wait()
+	}
+}
 
 var _ = (fusefs.NodeOnAdder)((*Root)(nil))
 
@@ -92,52 +137,18 @@ func (r *Root) OnAdd(ctx context.Context) {
 		return ch
 	}
 	v := r.e.Main()
-	r.data = add("data", inoData, &dataNode{root: r})
+	r.data = &cachedFile{}
+	r.data.inode = add("data", inoData, &dataNode{root: r, c: r.data})
 	add("layout", inoLayout, &layoutNode{root: r, v: v})
-	r.view = add("view", inoView, &viewNode{root: r, v: v})
+	mainView := &cachedFile{view: v}
+	mainView.inode = add("view", inoView, &viewNode{root: r, v: v, c: mainView})
+	r.views = append(r.views, mainView)
 	add("map", inoMap, &generatedNode{gen: v.MapText})
 	add("map.svg", inoMapSVG, &generatedNode{gen: v.MapSVG})
 	add("vmas", inoVMAs, &generatedNode{gen: v.VMAsText})
 	add("status", inoStatus, &generatedNode{gen: v.StatusText})
-}
-
-// dropViewCache drops whatever the kernel caches of view (pages and size of processes that
-// mmap it): after a layout change or a truncate of data. Must be called with no lock held.
-func (r *Root) dropViewCache() {
-	r.viewRead.Store(false)
-	notify(r.view)
-}
-
-// invalidateView drops the kernel's cache of view after a write to the store, unless no READ
-// of view was served since it was last dropped (the usual case: nobody maps view), which
-// saves a round trip through the kernel per write. Must be called with no lock held.
-func (r *Root) invalidateView() {
-	if r.viewRead.Swap(false) {
-		notify(r.view)
-	}
-}
-
-// invalidateData is the same for data.
-func (r *Root) invalidateData() {
-	if r.dataRead.Swap(false) {
-		notify(r.data)
-	}
-}
-
-// noteRead marks that a READ of a file is being served (see viewRead).
-func noteRead(flag *atomic.Bool) {
-	if !flag.Load() {
-		flag.Store(true)
-	}
-}
-
-func notify(n *fusefs.Inode) {
-	if n == nil {
-		return
-	}
-	// ENOENT means the kernel holds nothing of the file: nothing to drop.
-	if errno := n.NotifyContent(0, 0); errno != 0 && errno != syscall.ENOENT {
-		log.Printf("nlfs: invalidate cache: %v", errno)
+	for _, c := range r.cached() {
+		c.start()
 	}
 }
 
@@ -191,8 +202,14 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 		opts.MountOptions.DirectMountStrict = true
 	}
 	root := NewRoot(e)
-	srv, err := fusefs.Mount(dir, root, opts)
+	srv, err := fuse.NewServer(&rawFS{RawFileSystem: fusefs.NewNodeFS(root, opts), root: root}, dir, &opts.MountOptions)
 	if err != nil {
+		root.Close()
+		return nil, nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		// The serve loop ends by itself once the mount is gone.
 		root.Close()
 		return nil, nil, fmt.Errorf("mount %s: %w", dir, err)
 	}

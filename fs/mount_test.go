@@ -6,8 +6,10 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -66,6 +68,7 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 		e.Close()
 		t.Fatalf("Mount: %v", err)
 	}
+	recordConn(t, mnt)
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount %s: %v", mnt, err)
@@ -76,6 +79,9 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	})
 	return mnt, e
 }
+
+// shTimeout is how long one shell step of a test may take before it counts as a hang.
+const shTimeout = 2 * time.Minute
 
 type testWriter struct{ t *testing.T }
 
@@ -93,8 +99,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // sh runs a shell command line in a child process with the mount as its
 // working directory, as a person would, and returns its stdout. A child
 // process keeps the kernel from blocking this (serving) process on itself.
+//
+// It runs under a watchdog (shTimeout): a client that hangs in the kernel on the mount
+// aborts the connection and fails the test.
 func sh(t *testing.T, mnt, script string) string {
 	t.Helper()
+	stop := watchdog(t, mnt, shTimeout, "sh -c "+strconv.Quote(script))
+	defer stop()
 	out, err := shErr(mnt, script)
 	if err != nil {
 		t.Fatalf("sh -c %q: %v", script, err)

@@ -16,6 +16,7 @@ type viewNode struct {
 	fusefs.Inode
 	root *Root
 	v    *engine.View
+	c    *cachedFile
 }
 
 var (
@@ -38,7 +39,7 @@ func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 // kernel copies the bytes from the nonlinear mapping into the reader's
 // buffer, and the daemon copies nothing.
 func (n *viewNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	noteRead(&n.root.viewRead)
+	n.c.noteRead()
 	l, err := n.v.ViewSlices(off, len(dest))
 	if err != nil {
 		return nil, toErrno(err)

@@ -211,31 +211,43 @@ func (v *View) ReadView(p []byte, off int64) (int, error) {
 	return copyLease(p, func() (*Lease, error) { return v.ViewSlices(off, len(p)) })
 }
 
+// Extent is a byte range of the store: Len bytes from Off.
+type Extent struct{ Off, Len int64 }
+
+// addExtent appends [off, off+n) to ext, merging it into the last extent when it continues it.
+func addExtent(ext []Extent, off, n int64) []Extent {
+	if k := len(ext); k > 0 && ext[k-1].Off+ext[k-1].Len == off {
+		ext[k-1].Len += n
+		return ext
+	}
+	return append(ext, Extent{off, n})
+}
+
 // WriteView writes p at off through the view: the bytes land in the store page shown there
-// (and show at every view page of every view that shows that page). A write that reaches a
+// (and show at every view page of every view that shows that page). It returns the bytes
+// written and the store extents they went to, in the order written. A write that reaches a
 // view page whose store page is at or past the end of the store stops there with an error
 // wrapping syscall.ENXIO; one that reaches the end of the view stops there with an error
 // wrapping syscall.EFBIG. In both cases n says how many bytes before that point were written.
 // Bytes written past the store's size inside its last page show in the view but are not data:
 // they do not change DataSize and are zeroed if the store grows.
-func (v *View) WriteView(p []byte, off int64) (int, error) {
+func (v *View) WriteView(p []byte, off int64) (n int, ext []Extent, err error) {
 	if off < 0 {
-		return 0, fmt.Errorf("write view: negative offset %d: %w", off, syscall.EINVAL)
+		return 0, nil, fmt.Errorf("write view: negative offset %d: %w", off, syscall.EINVAL)
 	}
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v.closed {
-		return 0, errClosed("write view")
+		return 0, nil, errClosed("write view")
 	}
 	size := v.cur.pages * pageSize
 	if off >= size && len(p) > 0 {
-		return 0, fmt.Errorf("write view: offset %d is at or past the end of the view (%d bytes): %w", off, size, syscall.EFBIG)
+		return 0, nil, fmt.Errorf("write view: offset %d is at or past the end of the view (%d bytes): %w", off, size, syscall.EFBIG)
 	}
-	n := int(min(int64(len(p)), size-off))
-	written := 0
+	want := int(min(int64(len(p)), size-off))
 	base := v.cur.base
-	err := v.walkLocked(off, n, func(sg segment) error {
+	err = v.walkLocked(off, want, func(sg segment) error {
 		if !sg.inStore {
 			return fmt.Errorf("write view: view page %d shows store page %d, past the end of data (%d pages): %w",
 				sg.viewOff/pageSize, sg.storeOff/pageSize, pagesFor(s.size), syscall.ENXIO)
@@ -243,22 +255,27 @@ func (v *View) WriteView(p []byte, off int64) (int, error) {
 		src := p[sg.buf : sg.buf+sg.n]
 		if base != nil && s.written.all(sg.storeOff/pageSize, pagesFor(sg.storeOff+int64(sg.n))) {
 			// Through the nonlinear mapping itself, into pages that exist.
-			written += copy(mem(base, sg.viewOff, sg.n), src)
+			k := copy(mem(base, sg.viewOff, sg.n), src)
+			n += k
+			ext = addExtent(ext, sg.storeOff, int64(k))
 			return nil
 		}
 		// Gather, or pages that may not exist yet: into the store (see writeLocked).
 		k, err := s.writeLocked(src, sg.storeOff)
-		written += k
+		n += k
+		if k > 0 {
+			ext = addExtent(ext, sg.storeOff, int64(k))
+		}
 		if err != nil {
 			return fmt.Errorf("write view at offset %d: %w", sg.viewOff+int64(k), err)
 		}
 		return nil
 	})
 	if err != nil {
-		return written, err
+		return n, ext, err
 	}
-	if n < len(p) {
-		return written, fmt.Errorf("write view: %d bytes at offset %d run past the end of the view (%d bytes): %w", len(p), off, size, syscall.EFBIG)
+	if want < len(p) {
+		return n, ext, fmt.Errorf("write view: %d bytes at offset %d run past the end of the view (%d bytes): %w", len(p), off, size, syscall.EFBIG)
 	}
-	return written, nil
+	return n, ext, nil
 }

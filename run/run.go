@@ -42,3 +42,46 @@ func ViewPages(runs []Run) int64 {
 	}
 	return n
 }
+
+// Index answers the inverse question of a view: which view pages show given store pages. It
+// holds the runs sorted by store page with, for each, the furthest store page any run up to
+// it reaches, so that a query walks back only over runs that can overlap it.
+type Index struct {
+	byFile []Run   // the runs, sorted by File
+	reach  []int64 // reach[i] = max(File+Count) over byFile[:i+1]
+}
+
+// NewIndex indexes runs (which it does not modify).
+func NewIndex(runs []Run) *Index {
+	x := &Index{byFile: make([]Run, 0, len(runs))}
+	for _, r := range runs {
+		if r.Count > 0 {
+			x.byFile = append(x.byFile, r)
+		}
+	}
+	sortByFile(x.byFile)
+	x.reach = make([]int64, len(x.byFile))
+	var reach int64
+	for i, r := range x.byFile {
+		reach = max(reach, r.File+r.Count)
+		x.reach[i] = reach
+	}
+	return x
+}
+
+// Views calls fn for every stretch of view pages [view, view+count) that shows store pages in
+// [lo, hi), in no particular order.
+func (x *Index) Views(lo, hi int64, fn func(view, count int64)) {
+	if lo >= hi {
+		return
+	}
+	// The runs starting below hi, walked back while some run at or before them reaches lo.
+	i := searchFile(x.byFile, hi)
+	for j := i - 1; j >= 0 && x.reach[j] > lo; j-- {
+		r := x.byFile[j]
+		from, to := max(r.File, lo), min(r.File+r.Count, hi)
+		if from < to {
+			fn(r.View+from-r.File, to-from)
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package fs
+
+import (
+	"log"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/run"
+)
+
+// Keeping the kernel's caches exact, and why no request can hang on it.
+//
+// The kernel caches pages of a FUSE file that a process maps (data and every view allow
+// mmap). When the store changes behind the kernel's back — a write through another file, a
+// layout, a truncate — the daemon drops the stale pages with a notification
+// (FUSE_NOTIFY_INVAL_INODE, Inode.NotifyContent). The kernel handles that notification by
+// locking each page and waiting for any page under writeback. Some requests reach the daemon
+// while the kernel holds exactly such pages and waits for the reply:
+//
+//   - a WRITE from writeback (msync, munmap plus close, the flusher; FUSE_WRITE_CACHE): the
+//     pages it carries are under writeback until the reply;
+//   - a READ that fills a page for a fault: the page is locked until the reply;
+//   - a SETATTR(size) or an OPEN(O_TRUNC) of a mapped file: the kernel blocks that file's
+//     writeback until the reply, so a notification that must write a dirty page back first
+//     waits for it.
+//
+// A notification sent from such a handler, or one that handler waits for, waits for the
+// handler itself: both hang for good (KERNEL.md has the stacks). So:
+//
+//  1. No request handler sends a notification. Every file the kernel may cache (data, each
+//     view) has its own notifier goroutine, which sends that file's notifications in order;
+//     handlers only queue work for it (engine events, via Root.changed) and return. A
+//     notifier waits only on its own file's pages, so only on its own file's requests.
+//  2. A handler waits for notifiers only where the kernel holds nothing they could wait on
+//     (rawFS and the nodes decide it): a write(2) (a WRITE without FUSE_WRITE_CACHE: direct
+//     I/O, no page held), a FLUSH and an FSYNC (the kernel wrote the pages back before
+//     sending them) wait for every notifier, so that what was written or flushed is visible
+//     through every mapping when the call returns. A truncate of data waits for the views'
+//     notifiers only, never for data's own (the kernel drops data's pages itself after the
+//     reply). A writeback WRITE, a READ, a RELEASE and an OPEN never wait.
+//
+// Any change that would make a handler wait on its own file's notifier, or make a notifier
+// send something for another file, reintroduces the deadlock.
+
+// cachedFile is a file whose pages the kernel may cache: its inode, whether a READ may have
+// put a page in the cache since its cache was last dropped whole, and its notifier.
+type cachedFile struct {
+	inode *fusefs.Inode
+	view  *engine.View // nil for data
+
+	// read is set by every READ before it looks at the store and cleared only by a whole
+	// invalidation, just before it is sent (a page filled meanwhile is locked in the cache,
+	// and the invalidation waits for it). While it is false the kernel holds nothing of the
+	// file, and a change skips the notification: the usual case, since nobody maps it.
+	read atomic.Bool
+
+	n notifier
+
+	// index is the inverse of the view's layout, made by the notifier goroutine when it
+	// first needs it for these runs; indexed are the runs it was made from. Used only by the
+	// notifier goroutine.
+	index   *run.Index
+	indexed []run.Run
+}
+
+// noteRead marks that a READ of the file is being served.
+func (c *cachedFile) noteRead() {
+	if !c.read.Load() {
+		c.read.Store(true)
+	}
+}
+
+// maxRanges is how many ranges a notifier sends one by one; more are one whole invalidation.
+const maxRanges = 256
+
+// notifier sends one file's notifications from its own goroutine, in the order they were
+// queued. The work is queued in store bytes and turned into the file's own ranges when sent,
+// with the view's layout at that moment: a layout change queues a whole invalidation after
+// the swap, so any page cached under an older layout is dropped whatever the ranges say.
+type notifier struct {
+	mu   sync.Mutex
+	cond sync.Cond // signalled when done advances; L is &mu
+	// whole: drop the whole cache; store: store byte ranges whose pages to drop. Protected
+	// by mu.
+	whole bool
+	store []remapper.Extent
+	// queued counts the work queued, done the work sent. Protected by mu; idle mirrors
+	// queued == done for the fast path of wait.
+	queued, done uint64
+	idle         atomic.Bool
+	wake         chan struct{} // buffered 1
+	quit         chan struct{}
+}
+
+func (c *cachedFile) start() {
+	c.n.cond.L = &c.n.mu
+	c.n.wake = make(chan struct{}, 1)
+	c.n.quit = make(chan struct{})
+	c.n.idle.Store(true)
+	go c.run()
+}
+
+func (c *cachedFile) stop() { close(c.n.quit) }
+
+// queueWhole asks for the whole cache to be dropped.
+func (c *cachedFile) queueWhole() {
+	c.queue(func(n *notifier) { n.whole, n.store = true, nil })
+}
+
+// queueStore asks for the pages showing store bytes ext to be dropped.
+func (c *cachedFile) queueStore(ext []remapper.Extent) {
+	if !c.read.Load() {
+		// Nothing of the file is cached; a READ that starts from now on sees the change,
+		// since it set read before looking at the store.
+		return
+	}
+	c.queue(func(n *notifier) {
+		if n.whole {
+			return
+		}
+		n.store = append(n.store, ext...)
+		if len(n.store) > maxRanges {
+			n.whole, n.store = true, nil
+		}
+	})
+}
+
+func (c *cachedFile) queue(add func(*notifier)) {
+	n := &c.n
+	n.mu.Lock()
+	add(n)
+	n.queued++
+	n.idle.Store(false)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns once everything queued before the call has been sent (or the mount is going
+// away). See the package notes above for who may call it.
+func (c *cachedFile) wait() {
+	n := &c.n
+	if n.idle.Load() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for target := n.queued; n.done < target; {
+		select {
+		case <-n.quit:
+			return
+		default:
+		}
+		n.cond.Wait()
+	}
+}
+
+func (c *cachedFile) run() {
+	n := &c.n
+	for {
+		select {
+		case <-n.quit:
+			n.mu.Lock()
+			n.done = n.queued
+			n.cond.Broadcast()
+			n.mu.Unlock()
+			return
+		case <-n.wake:
+		}
+		n.mu.Lock()
+		whole, store, upto := n.whole, n.store, n.queued
+		n.whole, n.store = false, nil
+		n.mu.Unlock()
+
+		c.send(whole, store)
+
+		n.mu.Lock()
+		n.done = upto
+		n.idle.Store(n.done == n.queued)
+		n.cond.Broadcast()
+		n.mu.Unlock()
+	}
+}
+
+// send drops the pages asked for. Called only from the notifier goroutine, with no lock held.
+func (c *cachedFile) send(whole bool, store []remapper.Extent) {
+	if !whole && len(store) > 0 {
+		ranges, ok := c.fileRanges(store)
+		if ok {
+			for _, r := range ranges {
+				c.notify(r.Off, r.Len)
+			}
+			return
+		}
+		whole = true
+	}
+	if whole && c.read.Swap(false) {
+		c.notify(0, 0)
+	}
+}
+
+// fileRanges turns store byte ranges into the file's own byte ranges (page-aligned for a
+// view), or says there are too many to send one by one.
+func (c *cachedFile) fileRanges(store []remapper.Extent) ([]remapper.Extent, bool) {
+	if c.view == nil {
+		return store, len(store) <= maxRanges
+	}
+	runs := c.view.Remapper().Runs()
+	if !c.view.Pinned() {
+		return store, len(store) <= maxRanges // the identity shows store page p at view page p
+	}
+	ps := remapper.PageSize()
+	if !sameRuns(runs, c.indexed) {
+		c.index, c.indexed = run.NewIndex(runs), runs
+	}
+	x := c.index
+	var out []remapper.Extent
+	for _, e := range store {
+		x.Views(e.Off/ps, (e.Off+e.Len+ps-1)/ps, func(view, count int64) {
+			out = append(out, remapper.Extent{Off: view * ps, Len: count * ps})
+		})
+		if len(out) > maxRanges {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func (c *cachedFile) notify(off, length int64) {
+	// ENOENT means the kernel holds nothing of the file: nothing to drop.
+	if errno := c.inode.NotifyContent(off, length); errno != 0 && errno != syscall.ENOENT {
+		log.Printf("nlfs: invalidate cache: %v", errno)
+	}
+}
+
+// sameRuns tells whether a and b are the same slice (a view's runs are never modified: a new
+// layout is a new slice).
+func sameRuns(a, b []run.Run) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
