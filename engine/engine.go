@@ -161,7 +161,10 @@ func (e *Engine) Mounted() time.Time { return e.mounted }
 // DataTime is when data last changed (written through any file, or resized).
 func (e *Engine) DataTime() time.Time { return time.Unix(0, e.dataTime.Load()) }
 
-func (e *Engine) touchData() { e.dataTime.Store(time.Now().UnixNano()) }
+func (e *Engine) touchData() { e.SetDataTime(time.Now()) }
+
+// SetDataTime sets data's time (touch).
+func (e *Engine) SetDataTime(t time.Time) { e.dataTime.Store(t.UnixNano()) }
 
 // limits are the bounds a layout written now is checked against.
 func (e *Engine) limits() layout.Limits {
@@ -320,3 +323,9 @@ func (e *Engine) Truncate(size int64) error {
 	e.events.send(Event{Kind: Truncated, Off: lo, Len: hi - lo, Store: []remapper.Extent{{Off: lo, Len: hi - lo}}})
 	return nil
 }
+
+// StoreUsage is the memory the store holds now, in bytes (what df shows as used).
+func (e *Engine) StoreUsage() int64 { return e.store.Usage() }
+
+// SizeLimit is the bound on the store's memory in bytes (--size); 0 means none.
+func (e *Engine) SizeLimit() int64 { return 0 }

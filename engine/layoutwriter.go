@@ -116,3 +116,9 @@ func (v *View) RefuseTruncate(size int64) error {
 	v.noteLayoutResult(err)
 	return err
 }
+
+// RefuseAppend refuses an open of the layout file for appending, recording why.
+func (v *View) RefuseAppend() error {
+	v.noteLayoutResult(ErrAppend)
+	return ErrAppend
+}

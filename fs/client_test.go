@@ -99,6 +99,8 @@ func runClient(name string, args []string) int {
 		return 0
 	case "mapper":
 		return runMapper(args[0])
+	case "calls":
+		return runCalls(args)
 	}
 	fmt.Fprintf(os.Stderr, "unknown client %q\n", name)
 	return 2

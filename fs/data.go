@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -57,12 +58,24 @@ func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = 0o644
-	setSize(&out.Attr, n.root.e.DataSize())
+	setFileAttr(out, 0o644, n.root.e.DataSize(), n.root.e.DataTime())
 	return 0
 }
 
+// Setattr resizes data (truncate) and sets its time (touch); a mode or owner change is
+// refused.
 func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	modeOrOwner, times := attrChange(in)
+	if modeOrOwner {
+		return syscall.EPERM
+	}
+	if times {
+		mtime, ok := in.GetMTime()
+		if !ok {
+			mtime = time.Now()
+		}
+		n.root.e.SetDataTime(mtime)
+	}
 	if size, ok := in.GetSize(); ok {
 		if errno := n.truncate(int64(size)); errno != 0 {
 			return errno
@@ -83,10 +96,4 @@ func (n *dataNode) truncate(size int64) syscall.Errno {
 // Fsync has nothing to do: the store is memory.
 func (n *dataNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
 	return 0
-}
-
-// setSize reports size and the blocks it occupies (for du and ls -s).
-func setSize(a *fuse.Attr, size int64) {
-	a.Size = uint64(size)
-	a.Blocks = (uint64(size) + 511) / 512
 }

@@ -127,6 +127,7 @@ const (
 	inoMapSVG
 	inoVMAs
 	inoStatus
+	inoStatusJSON
 )
 
 // OnAdd builds the static tree.
@@ -143,10 +144,14 @@ func (r *Root) OnAdd(ctx context.Context) {
 	mainView := &cachedFile{view: v}
 	mainView.inode = add("view", inoView, &viewNode{root: r, v: v, c: mainView})
 	r.views = append(r.views, mainView)
-	add("map", inoMap, &generatedNode{gen: v.MapText})
-	add("map.svg", inoMapSVG, &generatedNode{gen: v.MapSVG})
-	add("vmas", inoVMAs, &generatedNode{gen: v.VMAsText})
-	add("status", inoStatus, &generatedNode{gen: v.StatusText})
+	gen := func(text func() []byte) *generatedNode {
+		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted()}
+	}
+	add("map", inoMap, gen(v.MapText))
+	add("map.svg", inoMapSVG, gen(v.MapSVG))
+	add("vmas", inoVMAs, gen(v.VMAsText))
+	add("status", inoStatus, gen(v.StatusText))
+	add("status.json", inoStatusJSON, gen(v.StatusJSON))
 	for _, c := range r.cached() {
 		c.start()
 	}
@@ -171,9 +176,11 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 	entry := time.Second
 	attr := time.Duration(0) // sizes of data, view, layout and status change at any time
 	opts := &fusefs.Options{
-		EntryTimeout: &entry,
-		AttrTimeout:  &attr,
-		Logger:       logger,
+		// The root is inode 1, as FUSE numbers it (go-fuse would report 0).
+		RootStableAttr: &fusefs.StableAttr{Ino: 1},
+		EntryTimeout:   &entry,
+		AttrTimeout:    &attr,
+		Logger:         logger,
 		// The files belong to whoever mounts (go-fuse would say root): the modes then tell
 		// the truth, and with --allow-other's default_permissions the owner may still write
 		// data and layout.

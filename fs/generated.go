@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -13,13 +14,16 @@ import (
 // consistent snapshot (as seq_file's single_open does).
 type generatedNode struct {
 	fusefs.Inode
-	gen func() []byte
+	gen   func() []byte
+	mode  uint32    // 0o444, or 0o400 for a file only its owner may read
+	mtime time.Time // the mount's time
 }
 
 var (
 	_ = (fusefs.NodeOpener)((*generatedNode)(nil))
 	_ = (fusefs.NodeReader)((*generatedNode)(nil))
 	_ = (fusefs.NodeGetattrer)((*generatedNode)(nil))
+	_ = (fusefs.NodeSetattrer)((*generatedNode)(nil))
 )
 
 // snapshot is the text one descriptor of a generated file reads.
@@ -44,11 +48,15 @@ func (n *generatedNode) Read(ctx context.Context, f fusefs.FileHandle, dest []by
 }
 
 func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = 0o444
 	text, ok := f.(snapshot)
 	if !ok {
 		text = n.gen()
 	}
-	setSize(&out.Attr, int64(len(text)))
+	setFileAttr(out, n.mode, int64(len(text)), n.mtime)
 	return 0
+}
+
+// Setattr refuses every change: the text is made, not stored.
+func (n *generatedNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EPERM
 }

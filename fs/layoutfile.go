@@ -41,6 +41,11 @@ type layoutHandle struct {
 
 func (n *layoutNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	h := &layoutHandle{text: n.v.LayoutText()}
+	if flags&syscall.O_APPEND != 0 {
+		// Refused whatever the file's size: with O_APPEND the kernel would send each write
+		// at the size it last cached, so a session could be taken or refused by chance.
+		return nil, 0, toErrno(n.v.RefuseAppend())
+	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		h.w = n.v.NewLayoutWriter(flags&syscall.O_TRUNC != 0)
 	}
@@ -85,8 +90,7 @@ func (n *layoutNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.E
 }
 
 func (n *layoutNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = 0o644
-	setSize(&out.Attr, int64(len(n.v.LayoutText())))
+	setFileAttr(out, 0o644, int64(len(n.v.LayoutText())), n.v.LayoutTime())
 	return 0
 }
 
@@ -94,6 +98,9 @@ func (n *layoutNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse
 // restarts empty; by path (truncate(2)) the empty layout is applied at once. Any other size
 // is refused.
 func (n *layoutNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := refuseAttrChange(in); errno != 0 {
+		return errno
+	}
 	if size, ok := in.GetSize(); ok {
 		h, _ := f.(*layoutHandle)
 		switch {

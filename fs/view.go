@@ -56,8 +56,7 @@ func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = 0o644
-	setSize(&out.Attr, n.v.ViewSize())
+	setFileAttr(out, 0o644, n.v.ViewSize(), n.v.ViewTime())
 	return 0
 }
 
@@ -65,6 +64,9 @@ func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 // O_TRUNC amount to when nothing is to change) and refuses any other: the
 // view's size is the layout's business.
 func (n *viewNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := refuseAttrChange(in); errno != 0 {
+		return errno
+	}
 	if size, ok := in.GetSize(); ok {
 		if err := n.v.TruncateView(int64(size)); err != nil {
 			return toErrno(err)

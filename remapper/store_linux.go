@@ -341,3 +341,18 @@ func (s *Store) resizeLocked(size int64) error {
 	}
 	return nil
 }
+
+// Usage returns the bytes of memory (or disk) the store file holds: its allocated blocks,
+// which a sparse store keeps below its size.
+func (s *Store) Usage() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return 0
+	}
+	return st.Blocks * 512
+}

@@ -1,0 +1,108 @@
+package fs
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nlfs/nlfs/engine"
+)
+
+// statLine is `stat -c FORMAT` of names in the mount, one line each.
+func statLine(t *testing.T, mnt, format string, names ...string) []string {
+	t.Helper()
+	return strings.Split(strings.TrimSpace(sh(t, mnt, "stat -c '"+format+"' "+strings.Join(names, " "))), "\n")
+}
+
+func mtimeOf(t *testing.T, mnt, name string) time.Time {
+	t.Helper()
+	sec, err := strconv.ParseFloat(statLine(t, mnt, "%.9Y", name)[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(0, int64(sec*1e9))
+}
+
+// TestAttributes: link counts, inode numbers, times and modes are real, and a change the
+// mount cannot make is refused instead of reported done.
+func TestAttributes(t *testing.T) {
+	before := time.Now().Add(-time.Second)
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
+	files := []string{"data", "layout", "view", "map", "map.svg", "vmas", "status", "status.json"}
+	for i, line := range statLine(t, mnt, "%n %h %i %F", files...) {
+		if want := files[i] + " 1 "; !strings.HasPrefix(line, want) || !strings.HasSuffix(line, " regular file") {
+			t.Errorf("stat: %q, want %q… regular file", line, want)
+		}
+	}
+	if got := statLine(t, mnt, "%h %i %F", ".")[0]; got != "2 1 directory" {
+		t.Errorf("stat of the mount root: %q, want links 2, inode 1, a directory", got)
+	}
+	mounted := mtimeOf(t, mnt, "status")
+	if mounted.Before(before) || mounted.After(time.Now()) {
+		t.Errorf("status's mtime %v is not the mount's time", mounted)
+	}
+	for _, name := range []string{"data", "layout", "view", "map", "."} {
+		if got := mtimeOf(t, mnt, name); !got.Equal(mounted) {
+			t.Errorf("%s's mtime %v before any change, want the mount's time %v", name, got, mounted)
+		}
+	}
+
+	time.Sleep(20 * time.Millisecond)
+	sh(t, mnt, "echo 3-0 > layout")
+	laid := mtimeOf(t, mnt, "layout")
+	if !laid.After(mounted) {
+		t.Errorf("layout's mtime %v did not move after a layout (mount %v)", laid, mounted)
+	}
+	if got := mtimeOf(t, mnt, "data"); !got.Equal(mounted) {
+		t.Errorf("data's mtime moved with a layout: %v", got)
+	}
+	if got := mtimeOf(t, mnt, "view"); !got.Equal(laid) {
+		t.Errorf("view's mtime %v, want the layout's %v", got, laid)
+	}
+	time.Sleep(20 * time.Millisecond)
+	sh(t, mnt, "printf x | dd of=view conv=notrunc status=none")
+	wrote := mtimeOf(t, mnt, "data")
+	if !wrote.After(laid) {
+		t.Errorf("data's mtime %v did not move after a write through view", wrote)
+	}
+	if got := mtimeOf(t, mnt, "view"); !got.Equal(wrote) {
+		t.Errorf("view's mtime %v, want data's %v (the later)", got, wrote)
+	}
+	if got := statLine(t, mnt, "%.9Y %.9Z", "data")[0]; strings.Fields(got)[0] != strings.Fields(got)[1] {
+		t.Errorf("data's mtime and ctime differ: %s", got)
+	}
+	if got := mtimeOf(t, mnt, "map"); !got.Equal(mounted) {
+		t.Errorf("map's mtime %v, want the mount's", got)
+	}
+
+	// touch sets data's time; chmod and chown are refused and change nothing.
+	sh(t, mnt, "touch -d '2001-02-03 04:05:06 UTC' data")
+	if got := mtimeOf(t, mnt, "data").UTC().Format(time.DateTime); got != "2001-02-03 04:05:06" {
+		t.Errorf("touch -d data: mtime %s", got)
+	}
+	for _, cmd := range []string{"chmod 600 data", "chmod 666 layout", "chmod 755 status", "chown 1:1 view", "chmod 700 .", "touch layout"} {
+		if out, err := shErr(mnt, cmd); err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
+			t.Errorf("%s: %q, %v; want Operation not permitted", cmd, out, err)
+		}
+	}
+	if got := statLine(t, mnt, "%a", "data", "layout", "status", "view"); strings.Join(got, " ") != "644 644 444 644" {
+		t.Errorf("modes after refused chmods: %v", got)
+	}
+}
+
+// TestStatfs: df shows the store: its pages in use as used.
+func TestStatfs(t *testing.T) {
+	mnt, e := testMount(t, engine.Options{Pages: 0})
+	sh(t, mnt, "head -c 1M /dev/zero | tr '\\0' x > data")
+	fields := strings.Fields(strings.Split(sh(t, mnt, "df -B4096 --output=size,used,avail ."), "\n")[1])
+	used, _ := strconv.ParseInt(fields[1], 10, 64)
+	if want := e.StoreUsage() / 4096; used != want || used < 256 {
+		t.Errorf("df used %d pages, want %d (the store's, at least the 256 written)", used, want)
+	}
+	size, _ := strconv.ParseInt(fields[0], 10, 64)
+	if size < used {
+		t.Errorf("df size %d below used %d", size, used)
+	}
+}
