@@ -7,6 +7,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/nlfs/nlfs/remapper"
 )
 
 // Attributes, in one place. They are real: a file has one link, a directory two; data's
@@ -21,7 +23,7 @@ func setFileAttr(out *fuse.AttrOut, mode uint32, size int64, mtime time.Time) {
 	out.Nlink = 1
 	out.Size = uint64(size)
 	out.Blocks = (uint64(size) + 511) / 512 // for du and ls -s
-	out.Blksize = uint32(pageSize)
+	out.Blksize = uint32(remapper.PageSize())
 	setTimes(&out.Attr, mtime)
 }
 
@@ -29,7 +31,7 @@ func setFileAttr(out *fuse.AttrOut, mode uint32, size int64, mtime time.Time) {
 func setDirAttr(out *fuse.AttrOut, mtime time.Time) {
 	out.Mode = 0o755
 	out.Nlink = 2
-	out.Blksize = uint32(pageSize)
+	out.Blksize = uint32(remapper.PageSize())
 	setTimes(&out.Attr, mtime)
 }
 
@@ -76,7 +78,7 @@ func (r *Root) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 // Statfs reports the store: its memory bound as the size, its pages in use as used (what df
 // shows), in pages.
 func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	ps := uint64(pageSize)
+	ps := uint64(remapper.PageSize())
 	used := (uint64(r.e.StoreUsage()) + ps - 1) / ps
 	total := max(uint64(r.e.SizeLimit())/ps, used)
 	*out = fuse.StatfsOut{

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Lease lends view or store bytes out as slices of the live mappings, with the store's
@@ -211,6 +213,32 @@ func (v *View) ReadView(p []byte, off int64) (int, error) {
 	return copyLease(p, func() (*Lease, error) { return v.ViewSlices(off, len(p)) })
 }
 
+// writeLocked writes src at store offset storeOff, shown at view offset viewOff, all of it
+// on one side of the end of data. Inside data: through the nonlinear mapping itself into
+// pages that exist, else into the store (Store.writeLocked allocates). Past the end (bytes of
+// the last page that are not data, see WriteView): that page is allocated if it must be,
+// without changing the store's size, then written through the store mapping. Needs s.mu
+// held for writing.
+func (v *View) writeLocked(src []byte, storeOff, viewOff int64) (int, error) {
+	s := v.s
+	if storeOff >= s.size {
+		if page := storeOff / pageSize; !s.written.has(page) {
+			if s.roomLocked(page*pageSize, (page+1)*pageSize) <= page*pageSize {
+				return 0, fmt.Errorf("the store's size limit is %d pages: %w", s.limit, syscall.ENOSPC)
+			}
+			if err := fallocate(s.fd, unix.FALLOC_FL_KEEP_SIZE, page*pageSize, pageSize); err != nil {
+				return 0, fmt.Errorf("allocate store page %d: %w", page, err)
+			}
+			s.written.add(page, page+1)
+		}
+		return copy(mem(s.mem, storeOff, len(src)), src), nil
+	}
+	if base := v.cur.base; base != nil && s.written.all(storeOff/pageSize, pagesFor(storeOff+int64(len(src)))) {
+		return copy(mem(base, viewOff, len(src)), src), nil
+	}
+	return s.writeLocked(src, storeOff)
+}
+
 // Extent is a byte range of the store: Len bytes from Off.
 type Extent struct{ Off, Len int64 }
 
@@ -246,28 +274,30 @@ func (v *View) WriteView(p []byte, off int64) (n int, ext []Extent, err error) {
 		return 0, nil, fmt.Errorf("write view: offset %d is at or past the end of the view (%d bytes): %w", off, size, syscall.EFBIG)
 	}
 	want := int(min(int64(len(p)), size-off))
-	base := v.cur.base
 	err = v.walkLocked(off, want, func(sg segment) error {
 		if !sg.inStore {
 			return fmt.Errorf("write view: view page %d shows store page %d, past the end of data (%d pages): %w",
 				sg.viewOff/pageSize, sg.storeOff/pageSize, pagesFor(s.size), syscall.ENXIO)
 		}
+		// The part inside data, then the part past its end (only ever in its last page).
 		src := p[sg.buf : sg.buf+sg.n]
-		if base != nil && s.written.all(sg.storeOff/pageSize, pagesFor(sg.storeOff+int64(sg.n))) {
-			// Through the nonlinear mapping itself, into pages that exist.
-			k := copy(mem(base, sg.viewOff, sg.n), src)
+		inside := int(max(0, min(int64(sg.n), s.size-sg.storeOff)))
+		for _, part := range [2]struct {
+			src      []byte
+			storeOff int64
+		}{{src[:inside], sg.storeOff}, {src[inside:], sg.storeOff + int64(inside)}} {
+			if len(part.src) == 0 {
+				continue
+			}
+			viewOff := sg.viewOff + part.storeOff - sg.storeOff
+			k, err := v.writeLocked(part.src, part.storeOff, viewOff)
 			n += k
-			ext = addExtent(ext, sg.storeOff, int64(k))
-			return nil
-		}
-		// Gather, or pages that may not exist yet: into the store (see writeLocked).
-		k, err := s.writeLocked(src, sg.storeOff)
-		n += k
-		if k > 0 {
-			ext = addExtent(ext, sg.storeOff, int64(k))
-		}
-		if err != nil {
-			return fmt.Errorf("write view at offset %d: %w", sg.viewOff+int64(k), err)
+			if k > 0 {
+				ext = addExtent(ext, part.storeOff, int64(k))
+			}
+			if err != nil {
+				return fmt.Errorf("write view at offset %d: %w", viewOff+int64(k), err)
+			}
 		}
 		return nil
 	})

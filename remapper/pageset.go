@@ -4,7 +4,13 @@ import "math/bits"
 
 // pageSet is a set of store pages, one bit a page: the pages the Store has written (see
 // Store.written). A 4 GiB store costs 128 KiB.
-type pageSet struct{ w []uint64 }
+type pageSet struct {
+	w []uint64
+	n int64 // pages in the set
+}
+
+// count returns the pages in the set.
+func (s *pageSet) count() int64 { return s.n }
 
 // add puts pages [from, to) in the set.
 func (s *pageSet) add(from, to int64) {
@@ -21,6 +27,7 @@ func (s *pageSet) add(from, to int64) {
 		if k < 64 {
 			mask = (uint64(1)<<k - 1) << b
 		}
+		s.n += int64(bits.OnesCount64(mask &^ s.w[i]))
 		s.w[i] |= mask
 		p += k
 	}
@@ -32,7 +39,12 @@ func (s *pageSet) removeFrom(from int64) {
 	if i >= len(s.w) {
 		return
 	}
-	s.w[i] &= uint64(1)<<(from%64) - 1
+	keep := uint64(1)<<(from%64) - 1
+	s.n -= int64(bits.OnesCount64(s.w[i] &^ keep))
+	for _, w := range s.w[i+1:] {
+		s.n -= int64(bits.OnesCount64(w))
+	}
+	s.w[i] &= keep
 	clear(s.w[i+1:])
 	// Drop words that are all zero at the end, so that a store that shrank costs less.
 	n := len(s.w)

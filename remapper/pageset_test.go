@@ -30,6 +30,9 @@ func TestPageSet(t *testing.T) {
 				t.Fatalf("step %d: has(%d) = %v", step, p, s.has(p))
 			}
 		}
+		if s.count() != int64(len(model)) {
+			t.Fatalf("step %d: count %d, want %d", step, s.count(), len(model))
+		}
 		from := rng.Int64N(n + 10)
 		to := from + rng.Int64N(n+10-from+1)
 		if from < to {

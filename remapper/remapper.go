@@ -64,6 +64,12 @@ func ParseBackend(s string) (Backend, error) {
 // Options configure a Store.
 type Options struct {
 	Backend Backend // how its views are built; "" means Auto
+	// Path, if set, is the store's file (normally on tmpfs); "" means a new memfd.
+	Path string
+	// SizeLimit bounds the memory the store may hold, in bytes (rounded up to pages), like
+	// tmpfs size=: a write that needs pages beyond it writes what fits and fails with
+	// ENOSPC. 0 means no bound.
+	SizeLimit int64
 }
 
 // Status describes a view in force.

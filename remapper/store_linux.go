@@ -1,6 +1,7 @@
 package remapper
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -35,6 +36,10 @@ var maxPages = math.MaxInt64 / pageSize
 type Store struct {
 	// Immutable after NewStore.
 	fd          int     // the store file, read-write
+	path        string  // the named file, "" for a memfd
+	created     bool    // the named file was created by NewStore
+	onTmpfs     bool    // the file lives in memory (a memfd, or a file on tmpfs)
+	limit       int64   // bound on the store's pages in memory (Options.SizeLimit in pages); 0: none
 	forced      Backend // Options.Backend (Auto unless forced)
 	mapped      Backend // the mapping backend Auto uses: Remap if the probe worked, else MMap
 	probeReason string  // why mapped was chosen
@@ -64,9 +69,12 @@ type Store struct {
 	closed  bool    // protected by mu
 }
 
-// NewStore creates an empty store in a new memfd. With Auto (or Remap) it probes
-// remap_file_pages on a scratch mapping; a forced Remap fails here if the call does not work
-// on this system.
+// NewStore opens the store: a new empty memfd, or the file Options.Path (created empty, mode
+// 0600, if it does not exist; its size and bytes are the data if it does). A named file is
+// locked for this Store alone (an OFD lock, which the kernel drops when the process dies): a
+// second Store of the same file, in any process, fails with an error wrapping
+// ErrStoreLocked. With Auto (or Remap) it probes remap_file_pages on a scratch mapping; a
+// forced Remap fails here if the call does not work on this system.
 func NewStore(opts Options) (*Store, error) {
 	b := opts.Backend
 	if b == "" {
@@ -75,24 +83,24 @@ func NewStore(opts Options) (*Store, error) {
 	if _, err := ParseBackend(string(b)); err != nil {
 		return nil, err
 	}
-	fd, err := unix.MemfdCreate("nlfs-data", unix.MFD_CLOEXEC|unix.MFD_NOEXEC_SEAL)
-	if err == unix.EINVAL { // kernels before 6.3 do not know MFD_NOEXEC_SEAL
-		fd, err = unix.MemfdCreate("nlfs-data", unix.MFD_CLOEXEC)
+	if opts.SizeLimit < 0 {
+		return nil, fmt.Errorf("size limit %d: %w", opts.SizeLimit, syscall.EINVAL)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("create store: memfd_create: %w", err)
+	s := &Store{path: opts.Path, forced: b, limit: pagesFor(opts.SizeLimit), kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	if err := s.open(); err != nil {
+		return nil, err
 	}
-	s := &Store{fd: fd, forced: b, kick: make(chan struct{}, 1), quit: make(chan struct{})}
-	if s.mem, s.memLen, err = mapStore(fd, 0, 0); err != nil {
-		unix.Close(fd)
+	var err error
+	if s.mem, s.memLen, err = mapStore(s.fd, uintptr(pagesFor(s.size)*pageSize), 0); err != nil {
+		unix.Close(s.fd)
 		return nil, err
 	}
 	switch b {
 	case Auto, Remap:
-		if err := probe(fd); err != nil {
+		if err := probe(s.fd); err != nil {
 			if b == Remap {
 				_ = munmapPtr(s.mem, s.memLen)
-				unix.Close(fd)
+				unix.Close(s.fd)
 				return nil, fmt.Errorf("backend remap: remap_file_pages does not work here; use --backend auto or mmap: %w", err)
 			}
 			s.mapped, s.probeReason = MMap, fmt.Sprintf("probe: remap_file_pages failed (%v), using mmap", err)
@@ -105,6 +113,100 @@ func NewStore(opts Options) (*Store, error) {
 	go s.prefaulter()
 	return s, nil
 }
+
+// ErrStoreLocked is what opening a store file that another Store holds fails with.
+var ErrStoreLocked = errors.New("the store file is in use by another nlfs daemon")
+
+// open opens (or creates) the store file, locks a named one, and learns its size and which
+// of its pages exist.
+func (s *Store) open() error {
+	if s.path == "" {
+		fd, err := unix.MemfdCreate("nlfs-data", unix.MFD_CLOEXEC|unix.MFD_NOEXEC_SEAL)
+		if err == unix.EINVAL { // kernels before 6.3 do not know MFD_NOEXEC_SEAL
+			fd, err = unix.MemfdCreate("nlfs-data", unix.MFD_CLOEXEC)
+		}
+		if err != nil {
+			return fmt.Errorf("create store: memfd_create: %w", err)
+		}
+		s.fd, s.onTmpfs = fd, true
+		return nil
+	}
+	fd, err := unix.Open(s.path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	s.created = err == nil
+	if errors.Is(err, unix.EEXIST) {
+		fd, err = unix.Open(s.path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.path, err)
+	}
+	fail := func(err error) error {
+		unix.Close(fd)
+		if s.created {
+			unix.Unlink(s.path)
+		}
+		return err
+	}
+	lock := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lock); err != nil {
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			unix.Close(fd) // not ours to remove
+			return fmt.Errorf("store %s: %w", s.path, ErrStoreLocked)
+		}
+		return fail(fmt.Errorf("lock store %s: %w", s.path, err))
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(fmt.Errorf("stat store %s: %w", s.path, err))
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fail(fmt.Errorf("store %s is not a regular file: %w", s.path, syscall.EINVAL))
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err == nil {
+		s.onTmpfs = fs.Type == unix.TMPFS_MAGIC
+	}
+	s.fd, s.size = fd, st.Size
+	if err := s.findWritten(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// findWritten fills the written set of a store opened from a file with the pages the file
+// holds data in (SEEK_DATA and SEEK_HOLE: a sparse file keeps its holes). A file system that
+// cannot tell says every page is data.
+func (s *Store) findWritten() error {
+	end := s.size
+	for off := int64(0); off < end; {
+		data, err := unix.Seek(s.fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			return nil // only a hole is left
+		}
+		if err != nil {
+			s.written.add(0, pagesFor(end)) // no SEEK_DATA here: assume all of it is data
+			return nil
+		}
+		hole, err := unix.Seek(s.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			hole = end
+		}
+		s.written.add(data/pageSize, pagesFor(min(hole, end)))
+		off = hole
+	}
+	return nil
+}
+
+// Path is the store's file, "" for a memfd.
+func (s *Store) Path() string { return s.path }
+
+// Created reports whether NewStore created the named file.
+func (s *Store) Created() bool { return s.created }
+
+// OnTmpfs reports whether the store lives in memory (tmpfs), as it should.
+func (s *Store) OnTmpfs() bool { return s.onTmpfs }
+
+// SizeLimit is the bound on the store's memory in bytes, 0 for none.
+func (s *Store) SizeLimit() int64 { return s.limit * pageSize }
 
 // minStoreLen is the address space the store mapping starts with. Only address space: pages
 // past the end of the file are never touched, and a shared file mapping reserves no memory.
@@ -227,6 +329,19 @@ func (s *Store) writeLocked(p []byte, off int64) (int, error) {
 				return n, err
 			}
 		} else {
+			if fit := s.roomLocked(cur, stop); fit < stop {
+				// The pages this needs exceed the size limit: write what fits, then ENOSPC.
+				chunk = chunk[:fit-cur]
+				k, err := pwriteFull(s.fd, chunk, cur)
+				n += k
+				if k > 0 {
+					s.written.add(cur/pageSize, pagesFor(cur+int64(k)))
+				}
+				if err == nil {
+					err = fmt.Errorf("the store's size limit is %d pages: %w", s.limit, syscall.ENOSPC)
+				}
+				return n, err
+			}
 			k, err := pwriteFull(s.fd, chunk, cur)
 			n += k
 			if k > 0 {
@@ -240,6 +355,20 @@ func (s *Store) writeLocked(p []byte, off int64) (int, error) {
 		cur = stop
 	}
 	return n, nil
+}
+
+// roomLocked returns how far from cur, at most to stop, a write into pages not yet written may
+// go within the size limit (stop when there is no limit or room enough). Needs mu held.
+func (s *Store) roomLocked(cur, stop int64) int64 {
+	if s.limit == 0 {
+		return stop
+	}
+	first := cur / pageSize
+	room := max(0, s.limit-s.written.count())
+	if pagesFor(stop)-first <= room {
+		return stop
+	}
+	return max(cur, (first+room)*pageSize)
 }
 
 // extentsLocked calls fn for the pieces of store bytes [off, off+n) in order, each wholly in
@@ -271,11 +400,12 @@ func (s *Store) Truncate(size int64) error {
 	return nil
 }
 
-// resizeLocked sets the store's size to size. The file is first cut to the smaller of the old
-// and new sizes (which zeroes the rest of that last page: bytes written through a view past
-// the old size are not data and must not reappear) and then set to whole pages. Identity
-// views are rebuilt to the new page count; the new mappings are made first, so a failure
-// changes nothing. Needs mu held for writing.
+// resizeLocked sets the store's size to size: the file's size, exactly (a named store holds
+// data's bytes and nothing else). Shrinking drops the pages past the new end and zeroes the
+// rest of its last page; growing first zeroes the rest of the old last page (bytes written
+// there through a view are not data and must not reappear) and shows zeros. Identity views
+// are rebuilt to the new page count; the new mappings are made first, so a failure changes
+// nothing. Needs mu held for writing.
 func (s *Store) resizeLocked(size int64) error {
 	if size > maxPages*pageSize {
 		return fmt.Errorf("size %d too large: %w", size, syscall.EFBIG)
@@ -316,21 +446,19 @@ func (s *Store) resizeLocked(size int64) error {
 			_ = munmapPtr(newMem, newMemLen)
 		}
 	}
-	lo := min(s.size, size)
-	if err := unix.Ftruncate(s.fd, lo); err != nil {
-		undo()
-		return fmt.Errorf("ftruncate store to %d bytes: %w", lo, err)
+	if tail := s.size % pageSize; size > s.size && tail != 0 && s.written.has(s.size/pageSize) {
+		clear(mem(s.mem, s.size, int(pageSize-tail)))
 	}
-	if err := unix.Ftruncate(s.fd, newPages*pageSize); err != nil {
-		// Only growth can realistically fail here; put the store back to whole pages.
-		s.size = lo
-		s.written.removeFrom(pagesFor(lo))
-		_ = unix.Ftruncate(s.fd, pagesFor(lo)*pageSize)
-		undo()
-		return fmt.Errorf("ftruncate store to %d pages: %w", newPages, err)
+	if size != s.size {
+		if err := unix.Ftruncate(s.fd, size); err != nil {
+			undo()
+			return fmt.Errorf("ftruncate store to %d bytes: %w", size, err)
+		}
+	}
+	if size < s.size {
+		s.written.removeFrom(pagesFor(size))
 	}
 	s.size = size
-	s.written.removeFrom(pagesFor(lo))
 	if newMem != nil {
 		_ = munmapPtr(s.mem, s.memLen)
 		s.mem, s.memLen = newMem, newMemLen

@@ -38,6 +38,7 @@ var (
 	mmapPtr        = unix.MmapPtr
 	munmapPtr      = unix.MunmapPtr
 	pwrite         = unix.Pwrite
+	fallocate      = unix.Fallocate
 	// copyIn copies into pages of the store that exist, through a mapping; fault injection
 	// treats it as a write into the store, like pwrite.
 	copyIn = func(dst, src []byte) (int, error) { return copy(dst, src), nil }
