@@ -12,6 +12,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -20,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
@@ -40,6 +43,28 @@ type Options struct {
 	Backend remapper.Backend
 	// MaxViewPages bounds every layout; 0 means layout.DefaultMaxViewPages.
 	MaxViewPages int64
+	// StorePath, if set, is the store's file (--store): created from Pages or Source if it
+	// does not exist, else reopened with its bytes and size (Source is then refused), with
+	// the layouts of every view saved beside it (persist.go) and resumed.
+	StorePath string
+	// SizeLimit bounds the memory the store may hold, in bytes (--size); 0 means half of
+	// physical memory, as tmpfs.
+	SizeLimit int64
+	// Holder describes the daemon that holds the store, for the message a second daemon of
+	// the same store gets (e.g. "the nlfs daemon 1234 serving '/mnt/v'").
+	Holder string
+	// Note, if set, is told one-line remarks for the user (a store not on tmpfs, a saved
+	// layout that no longer fits).
+	Note func(string)
+}
+
+// DefaultSizeLimit is half of physical memory, tmpfs's default size.
+func DefaultSizeLimit() int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit) / 2
 }
 
 // MainView is the name of the view at the top of the mount.
@@ -69,6 +94,11 @@ type Engine struct {
 
 	// beforeLayout, if set, runs before a view's new layout is built (SetBeforeLayout).
 	beforeLayout atomic.Pointer[func(*View)]
+
+	note func(string) // Options.Note, or nothing; immutable
+
+	// saveMu serializes writes of the saved layouts (persist.go).
+	saveMu sync.Mutex
 }
 
 // SetBeforeLayout sets fn to run before each new layout of a view is built, in the goroutine
@@ -85,30 +115,71 @@ func (e *Engine) SetBeforeLayout(fn func(*View)) {
 
 // New makes an Engine with its store filled and the main view's initial layout applied.
 func New(opts Options) (*Engine, error) {
-	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend})
+	limit := opts.SizeLimit
+	if limit == 0 {
+		limit = DefaultSizeLimit()
+	}
+	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit})
+	if errors.Is(err, remapper.ErrStoreLocked) {
+		return nil, storeInUse(opts.StorePath)
+	}
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{store: s, maxViewPages: opts.MaxViewPages, mounted: time.Now(), named: map[string]*View{}}
+	e := &Engine{store: s, maxViewPages: opts.MaxViewPages, mounted: time.Now(), named: map[string]*View{}, note: opts.Note}
 	if e.maxViewPages <= 0 {
 		e.maxViewPages = layout.DefaultMaxViewPages
 	}
+	if e.note == nil {
+		e.note = func(string) {}
+	}
 	e.dataTime.Store(e.mounted.UnixNano())
-	if err := e.fill(opts); err != nil {
+	if err := e.setUp(opts); err != nil {
 		s.Close()
+		if s.Created() {
+			e.forget()
+		}
 		return nil, err
 	}
+	return e, nil
+}
+
+// setUp fills a new store (or takes a reopened one as it is), makes the views, and applies
+// their layouts: the saved ones of a reopened store, then Options.Layout for the main view.
+func (e *Engine) setUp(opts Options) error {
+	s := e.store
+	if s.Path() != "" {
+		if !s.Created() && opts.Source != nil {
+			return fmt.Errorf("store %s exists: its bytes are the data, so it takes no --source (remove it to start over)", s.Path())
+		}
+		if !s.OnTmpfs() {
+			e.note(fmt.Sprintf("store %s is not on tmpfs: its pages are written back to disk (put it under /dev/shm to keep it in memory)", s.Path()))
+		}
+		if err := e.claim(opts.Holder); err != nil {
+			return err
+		}
+	}
+	if s.Path() == "" || s.Created() {
+		if err := e.fill(opts); err != nil {
+			return err
+		}
+	}
+	var err error
 	if e.main, err = e.newView(MainView); err != nil {
-		s.Close()
-		return nil, err
+		return err
+	}
+	if s.Path() != "" && !s.Created() {
+		e.resume()
 	}
 	if opts.Layout != nil {
 		if err := e.main.ApplyText(opts.Layout); err != nil {
-			s.Close()
-			return nil, err
+			return err
 		}
 	}
-	return e, nil
+	if s.Path() != "" {
+		e.saveAll()
+	}
+	return nil
 }
 
 func (e *Engine) fill(opts Options) error {
@@ -228,6 +299,7 @@ func (e *Engine) CreateView(name string) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("view %q: %w", name, err)
 	}
+	e.save(v)
 	e.events.send(Event{Kind: ViewCreated, View: name})
 	return v, nil
 }
@@ -246,6 +318,7 @@ func (e *Engine) RemoveView(name string) error {
 	if err := v.rv.Close(); err != nil {
 		return fmt.Errorf("view %q: %w", name, err)
 	}
+	e.unsave(name)
 	e.events.send(Event{Kind: ViewRemoved, View: name})
 	return nil
 }
@@ -327,5 +400,5 @@ func (e *Engine) Truncate(size int64) error {
 // StoreUsage is the memory the store holds now, in bytes (what df shows as used).
 func (e *Engine) StoreUsage() int64 { return e.store.Usage() }
 
-// SizeLimit is the bound on the store's memory in bytes (--size); 0 means none.
-func (e *Engine) SizeLimit() int64 { return 0 }
+// SizeLimit is the bound on the store's memory in bytes (--size).
+func (e *Engine) SizeLimit() int64 { return e.store.SizeLimit() }

@@ -52,8 +52,13 @@ func (v *View) Status() []Field {
 	if web == "" {
 		web = "off"
 	}
+	store := v.e.store.Path()
+	if store == "" {
+		store = "memfd"
+	}
 	return append(f,
-		Field{"store", "memfd"},
+		Field{"store", store},
+		Field{"size_limit", v.e.store.SizeLimit()},
 		Field{"views", v.e.ViewNames()},
 		Field{"web", web},
 	)

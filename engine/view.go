@@ -64,6 +64,7 @@ func (v *View) Apply(l *layout.Layout) error {
 	err := v.apply(l)
 	v.noteLayoutResult(err)
 	if err == nil {
+		v.e.save(v)
 		v.e.events.send(Event{Kind: LayoutApplied, View: v.name})
 	}
 	return err

@@ -325,5 +325,12 @@ func (v *View) Runs() []run.Run {
 	return v.cur.runs
 }
 
+// Closed reports whether the view was closed.
+func (v *View) Closed() bool {
+	v.s.mu.RLock()
+	defer v.s.mu.RUnlock()
+	return v.closed
+}
+
 // Store returns the store the view shows.
 func (v *View) Store() *Store { return v.s }

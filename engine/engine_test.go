@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nlfs/nlfs/remapper"
+)
+
+var ps = remapper.PageSize()
+
+func letters(n int) []byte {
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b, bytes.Repeat([]byte{byte('A' + i)}, int(ps))...)
+	}
+	return b
+}
+
+func newEngine(t *testing.T, opts Options) *Engine {
+	t.Helper()
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func viewLetters(t *testing.T, v *View) string {
+	t.Helper()
+	buf := make([]byte, v.ViewSize())
+	if _, err := v.Remapper().ReadView(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	var s strings.Builder
+	for off := 0; off < len(buf); off += int(ps) {
+		s.WriteByte(max(buf[off], '0'))
+	}
+	return s.String()
+}
+
+// TestLayoutWriter: a layout arrives in pieces; a seek is refused with EINVAL at the write
+// and at the flush (the refusal is sticky), and leaves the layout in force.
+func TestLayoutWriter(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(4))})
+	v := e.Main()
+	w := v.NewLayoutWriter(true)
+	var off int64
+	for _, piece := range []string{"3", "-", "0\n"} {
+		if _, err := w.Write([]byte(piece), off); err != nil {
+			t.Fatalf("write %q: %v", piece, err)
+		}
+		off += int64(len(piece))
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(v.LayoutText()); got != "3-0\n" {
+		t.Errorf("layout %q", got)
+	}
+	w = v.NewLayoutWriter(true)
+	w.Write([]byte("0 1"), 0)
+	if _, err := w.Write([]byte("2"), 10); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("seek: %v, want EINVAL", err)
+	}
+	if err := w.Flush(); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("flush after a seek: %v, want EINVAL", err)
+	}
+	if got := string(v.LayoutText()); got != "3-0\n" || v.Generation() != 1 {
+		t.Errorf("after a refused session: %q, generation %d", got, v.Generation())
+	}
+	if !strings.Contains(v.LastError(), "write at offset 10") {
+		t.Errorf("last error %q", v.LastError())
+	}
+}
+
+// TestEvents: writes carry the store extents they changed, through data and through a
+// permuted view (the store pages it showed); layouts and views are announced.
+func TestEvents(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(4))})
+	var got []Event
+	cancel := e.Subscribe(func(ev Event) {
+		if ev.Kind != DataRead && ev.Kind != ViewRead {
+			got = append(got, ev)
+		}
+	})
+	defer cancel()
+	if err := e.Main().ApplyText([]byte("3-0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Main().WriteView(make([]byte, 2*ps), ps); err != nil { // view pages 1, 2 = store 2, 1
+		t.Fatal(err)
+	}
+	e.WriteData([]byte("x"), 5)
+	e.CreateView("a")
+	e.RemoveView("a")
+	want := []Event{
+		{Kind: LayoutApplied, View: MainView},
+		{Kind: ViewWritten, View: MainView, Off: ps, Len: 2 * ps, Store: []remapper.Extent{{Off: 2 * ps, Len: ps}, {Off: ps, Len: ps}}},
+		{Kind: DataWritten, Off: 5, Len: 1, Store: []remapper.Extent{{Off: 5, Len: 1}}},
+		{Kind: ViewCreated, View: "a"},
+		{Kind: ViewRemoved, View: "a"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("events %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Kind != want[i].Kind || got[i].View != want[i].View || got[i].Off != want[i].Off ||
+			got[i].Len != want[i].Len || !slices.Equal(got[i].Store, want[i].Store) {
+			t.Errorf("event %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestStatusJSON: status.json has the status file's keys, in order, numbers as numbers.
+func TestStatusJSON(t *testing.T) {
+	e := newEngine(t, Options{Pages: 3})
+	e.CreateView("b")
+	for _, v := range []*View{e.Main(), mustView(t, e, "b")} {
+		var obj map[string]any
+		if err := json.Unmarshal(v.StatusJSON(), &obj); err != nil {
+			t.Fatalf("status.json: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(v.StatusText())), "\n")
+		if len(obj) != len(lines) {
+			t.Errorf("status.json has %d keys, status %d lines", len(obj), len(lines))
+		}
+		for _, line := range lines {
+			k, val, _ := strings.Cut(line, ": ")
+			switch j := obj[k].(type) {
+			case float64:
+				if !isNumber(val) || json.Number(val).String() != val {
+					t.Errorf("%s: %q in status is the number %v in JSON", k, val, j)
+				}
+			case string:
+				if j != val {
+					t.Errorf("%s: %q in JSON, %q in status", k, j, val)
+				}
+			case []any:
+				if k != "views" {
+					t.Errorf("%s is a list", k)
+				}
+			default:
+				t.Errorf("status key %s missing from status.json (or of type %T)", k, j)
+			}
+		}
+		if v == e.Main() {
+			if views, _ := obj["views"].([]any); len(views) != 1 || views[0] != "b" {
+				t.Errorf("views %v, want [b]", obj["views"])
+			}
+			if obj["data_pages"] != 3.0 {
+				t.Errorf("data_pages %v, want the number 3", obj["data_pages"])
+			}
+		}
+	}
+}
+
+func isNumber(s string) bool {
+	_, err := json.Number(s).Int64()
+	return err == nil
+}
+
+func mustView(t *testing.T, e *Engine, name string) *View {
+	t.Helper()
+	v, ok := e.View(name)
+	if !ok {
+		t.Fatalf("no view %q", name)
+	}
+	return v
+}
+
+// TestStorePersists: a named store keeps data in its file and every view's layout beside it;
+// a second daemon of the same store is refused naming the holder; the next one resumes all.
+func TestStorePersists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store")
+	var notes []string
+	opts := Options{StorePath: path, Source: bytes.NewReader(letters(4)), Holder: "the test's daemon", Note: func(s string) { notes = append(notes, s) }}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "not on tmpfs") {
+		t.Errorf("notes for a store in %s: %q, want one about tmpfs", filepath.Dir(path), notes)
+	}
+	if err := e.Main().ApplyText([]byte("3-0")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.CreateView("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ApplyText([]byte("1 1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateView("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RemoveView("gone"); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteView([]byte("Z"), 0)
+	if file, _ := os.ReadFile(path); !bytes.Equal(file[ps:ps+1], []byte("Z")) {
+		t.Error("a write is not in the store file at once")
+	}
+
+	_, err = New(Options{StorePath: path})
+	if !errors.Is(err, ErrStoreInUse) || !strings.Contains(err.Error(), "the test's daemon") {
+		t.Fatalf("second daemon of the store: %v", err)
+	}
+	e.Close()
+
+	if _, err := New(Options{StorePath: path, Source: bytes.NewReader(nil)}); err == nil || !strings.Contains(err.Error(), "takes no --source") {
+		t.Errorf("an existing store with a source: %v", err)
+	}
+	e2 := newEngine(t, Options{StorePath: path})
+	if got := string(e2.Main().LayoutText()); got != "3-0\n" {
+		t.Errorf("resumed main layout %q, want 3-0", got)
+	}
+	if names := e2.ViewNames(); !slices.Equal(names, []string{"b"}) {
+		t.Fatalf("resumed views %v, want [b]", names)
+	}
+	if got := viewLetters(t, mustView(t, e2, "b")); got != "ZZ" {
+		t.Errorf("resumed view b shows %q, want ZZ (store page 1, written through b)", got)
+	}
+	if got := viewLetters(t, e2.Main()); got != "DCZA" {
+		t.Errorf("resumed main view shows %q, want DCZA", got)
+	}
+}
