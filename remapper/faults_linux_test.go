@@ -63,7 +63,7 @@ func TestRemapRefusedLaterFallsBack(t *testing.T) {
 			fillStore(t, m, 16)
 			apply(t, m, reverse(16))
 			if st := m.Status(); st.Backend != Remap {
-				t.Skipf("remap_file_pages does not work here: %+v", st)
+				cannotRun(t, "remap_file_pages does not work here: %+v", st)
 			}
 			mappings := storeMappings(t)
 			calls := failRemapAlways(t, errno)
