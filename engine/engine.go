@@ -373,6 +373,9 @@ func (e *Engine) DataSlices(off int64, n int) (*remapper.Lease, error) {
 // WriteData writes p at off of data, growing the store as needed. A failure is recorded in
 // the main view's status; the bytes written before it stay written.
 func (e *Engine) WriteData(p []byte, off int64) (int, error) {
+	if dropAcknowledged() { // a planted loss, armed only by tests (faults.go)
+		return len(p), nil
+	}
 	n, err := e.store.WriteData(p, off)
 	if n > 0 {
 		e.touchData()
