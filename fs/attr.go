@@ -13,32 +13,27 @@ import (
 
 // Attributes, in one place. They are real: a file has one link, a directory two; data's
 // times are its last write, layout's its last applied layout, view's the later of both, and
-// the other files' the mount's time. Modes are fixed by what each file is: chmod, chown and
+// the other files' the mount's time. The change time is the modification time: nothing of
+// the mount changes but through its content. Modes are fixed by what each file is: chmod, chown and
 // touch of a file whose times follow its content are refused (EPERM) rather than reported
 // done and ignored.
 
 // setFileAttr fills a regular file's attributes.
-func setFileAttr(out *fuse.AttrOut, mode uint32, size int64, mtime time.Time) {
-	out.Mode = mode
-	out.Nlink = 1
-	out.Size = uint64(size)
-	out.Blocks = (uint64(size) + 511) / 512 // for du and ls -s
-	out.Blksize = uint32(remapper.PageSize())
-	setTimes(&out.Attr, mtime)
+func setFileAttr(a *fuse.Attr, mode uint32, size int64, mtime time.Time) {
+	a.Mode = mode
+	a.Nlink = 1
+	a.Size = uint64(size)
+	a.Blocks = (uint64(size) + 511) / 512 // for du and ls -s
+	a.Blksize = uint32(remapper.PageSize())
+	a.SetTimes(&mtime, &mtime, &mtime)
 }
 
 // setDirAttr fills a directory's attributes.
-func setDirAttr(out *fuse.AttrOut, mtime time.Time) {
-	out.Mode = 0o755
-	out.Nlink = 2
-	out.Blksize = uint32(remapper.PageSize())
-	setTimes(&out.Attr, mtime)
-}
-
-// setTimes sets atime, mtime and ctime to t: nothing of the mount changes but through its
-// content, so the change time is the modification time.
-func setTimes(a *fuse.Attr, t time.Time) {
-	a.SetTimes(&t, &t, &t)
+func setDirAttr(a *fuse.Attr, mtime time.Time) {
+	a.Mode = 0o755
+	a.Nlink = 2
+	a.Blksize = uint32(remapper.PageSize())
+	a.SetTimes(&mtime, &mtime, &mtime)
 }
 
 // attrChange tells what a SETATTR asks besides a size: a mode or owner change (never
@@ -66,7 +61,7 @@ var (
 
 // Getattr of the root: a directory as old as the mount.
 func (r *Root) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setDirAttr(out, r.e.Mounted())
+	setDirAttr(&out.Attr, r.e.Mounted())
 	return 0
 }
 

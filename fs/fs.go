@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,15 +24,21 @@ import (
 // Root is the mount's root directory.
 type Root struct {
 	fusefs.Inode
+	noCreate
+	noMkdir
 
 	e *engine.Engine
 
-	// data and views are the files the kernel may cache, kept exact by their notifiers
-	// (cache.go). Set once in OnAdd.
-	data  *cachedFile
-	views []*cachedFile
+	// data is data's cache, kept exact by its notifier (cache.go). Set once in OnAdd.
+	data *cachedFile
+	// views holds each view's view file cache, the main view's first; replaced whole
+	// (copy on write) when a named view comes or goes, under viewsMu.
+	views   atomic.Pointer[[]*cachedFile]
+	viewsMu sync.Mutex
 
 	unsubscribe func() // immutable
+
+	nextIno atomic.Uint64 // the next inode number for a named view's directory and files
 }
 
 // NewRoot makes the root of a mount of e. It follows e's events to keep the kernel's caches
@@ -47,7 +56,7 @@ func NewRoot(e *engine.Engine) *Root {
 // caller of a layout change may wait for a view's notifier (cache.go): the layout file's
 // FLUSH and RELEASE, the web, startup.
 func (r *Root) writeBack(v *engine.View) {
-	for _, c := range r.views {
+	for _, c := range r.viewCaches() {
 		if c.view == v {
 			c.queueWhole()
 			c.wait()
@@ -71,7 +80,33 @@ func (r *Root) cached() []*cachedFile {
 	if r.data == nil {
 		return nil
 	}
-	return append([]*cachedFile{r.data}, r.views...)
+	return append([]*cachedFile{r.data}, r.viewCaches()...)
+}
+
+// viewCaches returns the view files' caches.
+func (r *Root) viewCaches() []*cachedFile {
+	if p := r.views.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// addViewCache starts following the cache of a new view file.
+func (r *Root) addViewCache(c *cachedFile) {
+	r.viewsMu.Lock()
+	defer r.viewsMu.Unlock()
+	vs := append(slices.Clone(r.viewCaches()), c)
+	r.views.Store(&vs)
+	c.start()
+}
+
+// removeViewCache stops following a removed view's cache.
+func (r *Root) removeViewCache(c *cachedFile) {
+	r.viewsMu.Lock()
+	defer r.viewsMu.Unlock()
+	vs := slices.DeleteFunc(slices.Clone(r.viewCaches()), func(x *cachedFile) bool { return x == c })
+	r.views.Store(&vs)
+	c.stop()
 }
 
 // changed queues, for each file the kernel may cache, the pages an event made stale. It runs
@@ -85,7 +120,7 @@ func (r *Root) changed(ev engine.Event) {
 	case engine.Truncated:
 		// The kernel drops data's own pages after a truncate of data; an identity view
 		// changed size, a pinned one shows zeros (or data again) where pages went or came.
-		for _, c := range r.views {
+		for _, c := range r.viewCaches() {
 			if c.view.Pinned() {
 				c.queueStore(ev.Store)
 			} else {
@@ -93,7 +128,7 @@ func (r *Root) changed(ev engine.Event) {
 			}
 		}
 	case engine.LayoutApplied:
-		for _, c := range r.views {
+		for _, c := range r.viewCaches() {
 			if c.view.Name() == ev.View {
 				c.queueWhole()
 			}
@@ -111,50 +146,64 @@ func (r *Root) waitAll() {
 
 // waitViews is waitAll for the views only: what a truncate of data may wait for.
 func (r *Root) waitViews() {
-	for _, c := range r.views {
+	for _, c := range r.viewCaches() {
 		c.wait()
 	}
 }
 
 var _ = (fusefs.NodeOnAdder)((*Root)(nil))
 
-// Inode numbers are fixed so that debug traces stay readable.
+// Inode numbers: the root is 1, the files of the top level are fixed so that debug traces
+// stay readable, and named views take fresh numbers from nextIno (never reused: the kernel
+// may still know a removed view's).
 const (
 	inoData = 2 + iota
-	inoLayout
-	inoView
-	inoMap
-	inoMapSVG
-	inoVMAs
-	inoStatus
-	inoStatusJSON
+	inoViews
+	inoMainView // the main view's files take inoMainView .. inoMainView+len(viewFileNames)-1
 )
 
-// OnAdd builds the static tree.
+// OnAdd builds the tree: data, views/, the main view's files, and a directory for each
+// named view the engine already has (resumed from a --store).
 func (r *Root) OnAdd(ctx context.Context) {
-	add := func(name string, ino uint64, node fusefs.InodeEmbedder) *fusefs.Inode {
-		ch := r.NewPersistentInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
-		r.AddChild(name, ch, false)
-		return ch
-	}
-	v := r.e.Main()
+	r.nextIno.Store(1 << 16)
 	r.data = &cachedFile{}
-	r.data.inode = add("data", inoData, &dataNode{root: r, c: r.data})
-	add("layout", inoLayout, &layoutNode{root: r, v: v})
-	mainView := &cachedFile{view: v}
-	mainView.inode = add("view", inoView, &viewNode{root: r, v: v, c: mainView})
-	r.views = append(r.views, mainView)
-	gen := func(text func() []byte) *generatedNode {
-		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted()}
+	r.data.inode = r.NewPersistentInode(ctx, &dataNode{root: r, c: r.data}, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoData})
+	r.AddChild("data", r.data.inode, false)
+	r.data.start()
+	r.addViewFiles(ctx, &r.Inode, r.e.Main(), inoMainView, nil)
+	views := r.NewPersistentInode(ctx, &viewsDir{root: r}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoViews})
+	r.AddChild("views", views, false)
+	for _, name := range r.e.ViewNames() {
+		if v, ok := r.e.View(name); ok {
+			views.AddChild(name, r.newViewDir(ctx, v), false)
+		}
 	}
-	add("map", inoMap, gen(v.MapText))
-	add("map.svg", inoMapSVG, gen(v.MapSVG))
-	add("vmas", inoVMAs, gen(v.VMAsText))
-	add("status", inoStatus, gen(v.StatusText))
-	add("status.json", inoStatusJSON, gen(v.StatusJSON))
-	for _, c := range r.cached() {
-		c.start()
+}
+
+// viewFileNames are the files of a view, the main one or a named one, in inode order.
+var viewFileNames = []string{"layout", "view", "map", "map.svg", "vmas", "status", "status.json"}
+
+// addViewFiles adds view v's files to dir, numbered from ino, and returns its view file's
+// cache. opens, if not nil, counts the descriptors open on them.
+func (r *Root) addViewFiles(ctx context.Context, dir *fusefs.Inode, v *engine.View, ino uint64, opens *openCount) *cachedFile {
+	c := &cachedFile{view: v}
+	gen := func(text func() []byte) fusefs.InodeEmbedder {
+		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted(), opens: opens}
 	}
+	nodes := []fusefs.InodeEmbedder{
+		&layoutNode{root: r, v: v, opens: opens},
+		&viewNode{root: r, v: v, c: c, opens: opens},
+		gen(v.MapText), gen(v.MapSVG), gen(v.VMAsText), gen(v.StatusText), gen(v.StatusJSON),
+	}
+	for i, node := range nodes {
+		ch := dir.NewPersistentInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino + uint64(i)})
+		dir.AddChild(viewFileNames[i], ch, false)
+		if viewFileNames[i] == "view" {
+			c.inode = ch
+		}
+	}
+	r.addViewCache(c)
+	return c
 }
 
 // MountOptions are how a Root is mounted.

@@ -15,8 +15,9 @@ import (
 type generatedNode struct {
 	fusefs.Inode
 	gen   func() []byte
-	mode  uint32    // 0o444, or 0o400 for a file only its owner may read
-	mtime time.Time // the mount's time
+	mode  uint32     // 0o444, or 0o400 for a file only its owner may read
+	mtime time.Time  // the mount's time
+	opens *openCount // nil for the top level's files
 }
 
 var (
@@ -24,6 +25,7 @@ var (
 	_ = (fusefs.NodeReader)((*generatedNode)(nil))
 	_ = (fusefs.NodeGetattrer)((*generatedNode)(nil))
 	_ = (fusefs.NodeSetattrer)((*generatedNode)(nil))
+	_ = (fusefs.NodeReleaser)((*generatedNode)(nil))
 )
 
 // snapshot is the text one descriptor of a generated file reads.
@@ -33,7 +35,13 @@ func (n *generatedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHand
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EACCES
 	}
+	n.opens.opened()
 	return snapshot(n.gen()), fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (n *generatedNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
+	n.opens.released()
+	return 0
 }
 
 func (n *generatedNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -52,7 +60,7 @@ func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *f
 	if !ok {
 		text = n.gen()
 	}
-	setFileAttr(out, n.mode, int64(len(text)), n.mtime)
+	setFileAttr(&out.Attr, n.mode, int64(len(text)), n.mtime)
 	return 0
 }
 

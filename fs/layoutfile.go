@@ -16,8 +16,9 @@ import (
 // The session's rules are engine.LayoutWriter's.
 type layoutNode struct {
 	fusefs.Inode
-	root *Root
-	v    *engine.View
+	root  *Root
+	v     *engine.View
+	opens *openCount
 }
 
 var (
@@ -49,6 +50,7 @@ func (n *layoutNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle,
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		h.w = n.v.NewLayoutWriter(flags&syscall.O_TRUNC != 0)
 	}
+	n.opens.opened()
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
@@ -86,11 +88,12 @@ func (n *layoutNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.E
 	if h, ok := f.(*layoutHandle); ok && h.w != nil {
 		h.w.Release()
 	}
+	n.opens.released()
 	return 0
 }
 
 func (n *layoutNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(out, 0o644, int64(len(n.v.LayoutText())), n.v.LayoutTime())
+	setFileAttr(&out.Attr, 0o644, int64(len(n.v.LayoutText())), n.v.LayoutTime())
 	return 0
 }
 

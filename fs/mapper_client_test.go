@@ -17,8 +17,8 @@ import (
 )
 
 // runMapper is the "mapper" client: it opens path read-write, maps it shared and writable,
-// and answers commands on stdin, one line each, with one line: "ok", "err MESSAGE", or what
-// was asked for.
+// says "ready", and answers commands on stdin, one line each, with one line: "ok",
+// "err MESSAGE", or what was asked for.
 //
 //	show             the mapped pages as letters (pageLetters)
 //	poke P L         fill mapped page P with letter L (a store into the mapping)
@@ -28,6 +28,8 @@ import (
 //	map              map the file again, at its size now (after munmap)
 //	close            close the descriptor (the mapping stays)
 //	fork P L         a child process, sharing the mapping, fills page P with L and exits
+//	stamp P TAG      fill mapped page P with the self-describing page of the 64-bit TAG
+//	                 (stressPageOf: what the stress test writes), in one store of the page
 //
 // A store into a page past the end of the file (SIGBUS) answers "err sigbus".
 func runMapper(path string) int {
@@ -52,6 +54,8 @@ func runMapper(path string) int {
 	}
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(out, "ready") // the file is open and mapped
+	out.Flush()
 	for in.Scan() {
 		fields := strings.Fields(in.Text())
 		if len(fields) == 0 {
@@ -104,6 +108,13 @@ func mapperDo(fields []string, mem *[]byte, f *os.File, mapIt func() error) (rep
 		return result(f.Close())
 	case "fork":
 		return result(forkPoke(m, num(1), fields[2][0]))
+	case "stamp":
+		tag, err := strconv.ParseUint(fields[2], 10, 64)
+		if err != nil {
+			return "err " + err.Error()
+		}
+		copy(m[num(1)*pageSize:(num(1)+1)*pageSize], stressPageOf(tag))
+		return "ok"
 	}
 	return "err unknown command " + fields[0]
 }
@@ -166,6 +177,12 @@ func startMapper(t *testing.T, mnt, name string) *mapperClient {
 	}
 	c := &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}
 	t.Cleanup(c.quit)
+	stop = watchdog(t, mnt, mapperTimeout, "a mapper of "+name+" opening and mapping it")
+	line, err := c.out.ReadString('\n')
+	stop()
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("mapper of %s did not start: %q, %v", name, line, err)
+	}
 	return c
 }
 
@@ -207,4 +224,43 @@ func (c *mapperClient) quit() {
 	if err := c.cmd.Wait(); err != nil {
 		c.t.Errorf("mapper exit: %v", err)
 	}
+}
+
+// try runs one command, under the same watchdog as do, and returns its reply, or an error if
+// the client died: for goroutines other than the test's, which may not call Fatal.
+func (c *mapperClient) try(command string) (string, error) {
+	stop := watchdog(c.t, c.mnt, mapperTimeout, "mapper command "+strconv.Quote(command))
+	defer stop()
+	if _, err := io.WriteString(c.in, command+"\n"); err != nil {
+		return "", fmt.Errorf("mapper %q: %v", command, err)
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("mapper %q: the client died: %v", command, err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// launchMapper starts a "mapper" client of mnt/name, as startMapper does, but leaves ending
+// it to the caller (quit): for a client that outlives one test, such as the fuzz target's,
+// which serves every input of a process. Its commands fail c.t, which the caller may set per
+// test.
+func launchMapper(t *testing.T, mnt, name string) (*mapperClient, error) {
+	cmd := exec.Command(os.Args[0], mnt+"/"+name)
+	cmd.Env = append(os.Environ(), clientEnv+"=mapper")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stop := watchdog(t, mnt, mapperTimeout, "starting a mapper of "+name)
+	defer stop()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}, nil
 }

@@ -14,9 +14,10 @@ import (
 // mapping itself.
 type viewNode struct {
 	fusefs.Inode
-	root *Root
-	v    *engine.View
-	c    *cachedFile
+	root  *Root
+	v     *engine.View
+	c     *cachedFile
+	opens *openCount
 }
 
 var (
@@ -26,13 +27,24 @@ var (
 	_ = (fusefs.NodeGetattrer)((*viewNode)(nil))
 	_ = (fusefs.NodeSetattrer)((*viewNode)(nil))
 	_ = (fusefs.NodeFsyncer)((*viewNode)(nil))
+	_ = (fusefs.NodeReleaser)((*viewNode)(nil))
 )
 
 // Open serves view with direct IO so that a descriptor already open sees a
 // new layout or a write through data at once; mmap readers go through the
 // page cache, which every change invalidates.
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, fuse.FOPEN_DIRECT_IO, 0
+	n.opens.opened()
+	return viewHandle{}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// viewHandle is an open of view. It holds nothing, but go-fuse sends RELEASE to a node only
+// for an open that returned a handle, and a named view counts its open files.
+type viewHandle struct{}
+
+func (n *viewNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
+	n.opens.released()
+	return 0
 }
 
 // Read replies straight from the view mapping (see leaseResult): the
@@ -56,7 +68,7 @@ func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(out, 0o644, n.v.ViewSize(), n.v.ViewTime())
+	setFileAttr(&out.Attr, 0o644, n.v.ViewSize(), n.v.ViewTime())
 	return 0
 }
 
