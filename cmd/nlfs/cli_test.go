@@ -12,11 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 var nlfsBin string
@@ -107,6 +110,36 @@ func isMounted(dir string) bool {
 	return ok
 }
 
+// daemonsNaming returns the pids of nlfs processes with dir on their
+// command line: a test's way to see a daemon that should not be there,
+// whether or not it wrote its pid file.
+func daemonsNaming(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		args := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(args[0]) == "nlfs" && slices.Contains(args, dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitFor waits until cond holds, failing the test after within.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+	}
+}
+
 func sh(t *testing.T, script string) string {
 	t.Helper()
 	out, err := exec.Command("bash", "-c", script).CombinedOutput()
@@ -142,16 +175,17 @@ func mountDir(t *testing.T, args ...string) (string, int) {
 	return dir, pid
 }
 
+// processGone tells whether process pid is gone (or a zombie) within the
+// time given.
 func processGone(pid int, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || zombie(st) {
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := startTime(pid); err != nil {
 			return true
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			return false
+		}
 	}
-	return false
 }
 
 // TestREADMESession is the session the README shows.
@@ -223,7 +257,7 @@ func TestMountRefusals(t *testing.T) {
 		{"not a directory", []string{"mount", file}, exitMountpoint, "not a directory"},
 		{"not empty", []string{"mount", full}, exitMountpoint, "not empty"},
 		{"no mountpoint", []string{"mount"}, exitUsage, "missing MOUNTPOINT"},
-		{"unknown flag", []string{"mount", "--frobnicate", t.TempDir()}, exitUsage, "unknown flag -frobnicate"},
+		{"unknown flag", []string{"mount", "--frobnicate", t.TempDir()}, exitUsage, "mount: unknown option --frobnicate (see nlfs mount --help)"},
 		{"bad backend", []string{"mount", "--backend", "magic", t.TempDir()}, exitUsage, `unknown backend "magic"`},
 		{"negative pages", []string{"mount", "--pages", "-1", t.TempDir()}, exitUsage, "--pages -1"},
 		{"bad layout", []string{"mount", "--pages", "4", "--layout", badLayout, t.TempDir()}, exitLayout, "line 2, column 3: page 99 is past the end of data (4 pages)"},
@@ -308,17 +342,17 @@ func TestForegroundSignals(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			var holder *exec.Cmd
+			var holderView *os.File // the holder's descriptor, as the test's own
 			if tc.holdFD {
-				holder = exec.Command("sleep", "30")
+				holder := exec.Command("sleep", "30")
 				f, err := os.Open(filepath.Join(dir, "view"))
 				if err != nil {
 					t.Fatal(err)
 				}
 				holder.Stdin = f
 				holder.Start()
-				f.Close()
-				t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+				holderView = f
+				t.Cleanup(func() { holder.Process.Kill(); holder.Wait(); f.Close() })
 			}
 			cmd.Process.Signal(tc.sig)
 			done := make(chan error, 1)
@@ -333,6 +367,16 @@ func TestForegroundSignals(t *testing.T) {
 			}
 			if isMounted(dir) {
 				t.Errorf("%s still mounted after %v", dir, tc.sig)
+			}
+			// With the view held open the unmount is busy, and only
+			// the lazy detach can have unmounted it.
+			if lazy := strings.Contains(stderr.String(), "was busy: detached it lazily"); lazy != tc.holdFD {
+				t.Errorf("detached lazily: %v, want %v (stderr %q)", lazy, tc.holdFD, stderr.String())
+			}
+			if tc.holdFD {
+				if _, err := holderView.Stat(); err == nil {
+					t.Errorf("the held view still answers after the daemon left")
+				}
 			}
 		})
 	}
@@ -490,6 +534,7 @@ func TestDemoCleansUpWhenCut(t *testing.T) {
 }
 
 func demoMounts() int {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	return strings.Count(string(b), "/nlfs-demo-")
+	return len(mounts(func(m *mountinfo.Info) bool {
+		return m.FSType == nlfsType && strings.Contains(m.Mountpoint, "/nlfs-demo-")
+	}))
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
 
@@ -144,31 +146,41 @@ func findDemo(name string) (demo, bool) {
 	return demo{}, false
 }
 
-func demoCmd(args []string, stdout io.Writer) error {
-	fset := newFlagSet("demo", "[--list] [NAME]")
-	list := fset.Bool("list", false, "list the demos")
-	pos, err := parseArgs(fset, args)
-	if err != nil {
-		return err
+func newDemoCmd(stdout io.Writer) *cobra.Command {
+	var list bool
+	var names []string
+	for _, d := range demos {
+		names = append(names, d.name)
 	}
-	if *list {
-		for _, d := range demos {
-			fmt.Fprintf(stdout, "%-12s %s\n", d.name, d.summary)
-		}
-		return nil
+	cmd := &cobra.Command{
+		Use:         "demo [NAME]",
+		Short:       "run a demo (default tlpi); --list names them",
+		Long:        "Mount a temporary store, fill page i with the letter A+i, apply a layout and show\nwhat the view holds, each step as the command a person would type; unmount.",
+		Annotations: map[string]string{"or": "nlfs demo --list"},
+		ValidArgs:   names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				for _, d := range demos {
+					fmt.Fprintf(stdout, "%-12s %s\n", d.name, d.summary)
+				}
+				return nil
+			}
+			name := "tlpi"
+			if len(args) > 0 {
+				name = args[0]
+			}
+			if len(args) > 1 {
+				return usageErrorf("demo: one demo at a time (got %s)", strings.Join(args, " "))
+			}
+			d, ok := findDemo(name)
+			if !ok {
+				return usageErrorf("demo: no demo named %q (nlfs demo --list names them)", name)
+			}
+			return d.run(stdout)
+		},
 	}
-	name := "tlpi"
-	if len(pos) > 0 {
-		name = pos[0]
-	}
-	if len(pos) > 1 {
-		return usageErrorf("demo: one demo at a time (got %s)", strings.Join(pos, " "))
-	}
-	d, ok := findDemo(name)
-	if !ok {
-		return usageErrorf("demo: no demo named %q (nlfs demo --list names them)", name)
-	}
-	return d.run(stdout)
+	switchVar(cmd.Flags(), &list, "list", "", "list the demos")
+	return cmd
 }
 
 // session is one demo's mount and its output.
@@ -268,7 +280,7 @@ func (d demo) run(out io.Writer) (err error) {
 	go func() {
 		if _, ok := <-interrupted; ok {
 			if _, mounted := mountAt(dir); mounted {
-				umountCmd([]string{"--lazy", dir})
+				umount(dir, true)
 			}
 			os.Remove(dir)
 			os.Exit(130)
@@ -281,11 +293,11 @@ func (d demo) run(out io.Writer) (err error) {
 	var mountErr bytes.Buffer
 	mount.Stderr = &mountErr
 	if err := mount.Run(); err != nil {
-		return &exitError{exitMount, "demo: " + strings.TrimPrefix(strings.TrimSpace(mountErr.String()), "nlfs: ")}
+		return mountErrorf("demo: %s", strings.TrimPrefix(strings.TrimSpace(mountErr.String()), "nlfs: "))
 	}
 	defer func() {
 		s.step("nlfs umount %s", dir)
-		if uerr := umountCmd([]string{dir}); uerr != nil && err == nil {
+		if uerr := umount(dir, false); uerr != nil && err == nil {
 			err = uerr
 		}
 	}()

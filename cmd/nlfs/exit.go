@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/nlfs/nlfs/layout"
 )
 
-// Exit codes, in one place. Scripts may rely on them; README lists them.
+// Exit codes, in one place. Scripts may rely on them; the README and the man
+// page list them (exitCodes).
 const (
 	exitOK         = 0
 	exitFailure    = 1  // the operation failed (I/O, kernel)
@@ -16,40 +19,58 @@ const (
 	exitLayout     = 12 // the layout is invalid
 )
 
-// exitError carries a one-line message for a person and the exit code.
-type exitError struct {
-	code int
-	msg  string
+// exitCodes is the table the README and the man page show.
+var exitCodes = []struct {
+	code    int
+	meaning string
+}{
+	{exitFailure, "the operation failed (I/O, kernel)"},
+	{exitUsage, "bad command line"},
+	{exitMountpoint, "the mountpoint cannot be used (missing, not empty, already mounted, busy)"},
+	{exitMount, "the mount itself failed (no `/dev/fuse`, no `fusermount3`, kernel refused)"},
+	{exitLayout, "the layout is invalid"},
 }
 
-func (e *exitError) Error() string { return e.msg }
+// exitError is an error with the exit code it ends nlfs with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Sprintf(format, a...)}
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
 }
 
 func mountpointErrorf(format string, a ...any) error {
-	return &exitError{exitMountpoint, fmt.Sprintf(format, a...)}
+	return &exitError{exitMountpoint, fmt.Errorf(format, a...)}
 }
 
 func mountErrorf(format string, a ...any) error {
-	return &exitError{exitMount, fmt.Sprintf(format, a...)}
+	return &exitError{exitMount, fmt.Errorf(format, a...)}
 }
 
-func layoutErrorf(format string, a ...any) error {
-	return &exitError{exitLayout, fmt.Sprintf(format, a...)}
+// exitCode is the one mapping from an error to the code nlfs exits with.
+func exitCode(err error) int {
+	var ee *exitError
+	var le *layout.Error
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &le):
+		return exitLayout
+	}
+	return exitFailure
 }
 
 // exit prints err as one line and ends the process with its code.
 func exit(err error) {
-	if err == nil || errors.Is(err, errHelp) {
-		os.Exit(exitOK)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nlfs: %v\n", err)
 	}
-	code := exitFailure
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	fmt.Fprintf(os.Stderr, "nlfs: %v\n", err)
-	os.Exit(code)
+	os.Exit(exitCode(err))
 }

@@ -144,19 +144,15 @@ func TestKill9DuringRead(t *testing.T) {
 	dir, pid := mountDir(t, "--pages", "256")
 	sh(t, "head -c 1048576 /dev/urandom > "+dir+"/data && printf '255-0' | dd of="+dir+"/layout status=none")
 	c := startClient(t, dir, `exec 3<"$1/view"; echo started; n=0
-		while dd bs=1M count=1 status=none <"$1/view" >/dev/null && dd bs=64k count=4 status=none <&3 >/dev/null; do n=$((n+1)); done
+		while dd bs=1M count=1 status=none <"$1/view" >/dev/null && dd bs=64k count=4 status=none <&3 >/dev/null; do
+			n=$((n+1)); [ $n = 3 ] && echo "reading" >&2
+		done
 		echo "reader stopped after $n rounds" >&2; exec 3<&-; sleep 30`)
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, "the reader's third round", 10*time.Second, func() bool { return strings.Contains(c.stderr.String(), "reading") })
 	kill9(t, pid)
 	// The reader's loop ends on a failed read; it then sleeps holding
 	// nothing but its working directory outside the mount.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(c.stderr.String(), "reader stopped") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reader did not notice the daemon's death: %q", c.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the reader noticing the daemon's death", 5*time.Second, func() bool { return strings.Contains(c.stderr.String(), "reader stopped") })
 	if s := c.stderr.String(); !strings.Contains(s, "Transport endpoint is not connected") && !strings.Contains(s, "Software caused connection abort") {
 		t.Errorf("reader's error: %q", s)
 	}
@@ -181,17 +177,19 @@ func TestKill9DuringRead(t *testing.T) {
 // the new mount knows nothing of the half-written layout.
 func TestKill9DuringLayoutWrite(t *testing.T) {
 	for _, tc := range []struct{ name, script string }{
+		// Each says "started" once its first write has returned, so the
+		// kill comes with a layout half written.
 		{"half written", `exec 3>"$1/layout"; printf '1 0 ' >&3; echo started; sleep 2
 			printf '1\n' >&3 || echo "write failed" >&2
 			exec 3>&- || echo "close failed" >&2
 			echo done >&2`},
-		{"streaming", `echo started; { printf '1 0\n'; tr '\0' ' ' </dev/zero; } | dd of="$1/layout" bs=64k status=none || echo "write failed" >&2
+		{"streaming", `exec 3>"$1/layout"; printf '1 0\n' >&3; echo started
+			tr '\0' ' ' </dev/zero | dd bs=64k status=none >&3 || echo "write failed" >&2
 			echo done >&2`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, pid := mountDir(t, "--pages", "2")
 			c := startClient(t, dir, tc.script)
-			time.Sleep(300 * time.Millisecond)
 			kill9(t, pid)
 			wantDead(t, dir)
 			r := nlfs(t, "", "mount", "--pages", "2", dir)
@@ -227,10 +225,10 @@ func TestKill9DuringLayoutWrite(t *testing.T) {
 // exits, and the reader's next read fails instead of hanging.
 func TestSIGTERMWithViewOpen(t *testing.T) {
 	dir, pid := mountDir(t, "--pages", "4")
-	c := startClient(t, dir, `exec 3<"$1/view"; echo started
-		while dd bs=4096 count=1 status=none <&3 >/dev/null; do sleep 0.01; done
+	c := startClient(t, dir, `exec 3<"$1/view"; echo started; n=0
+		while dd bs=4096 count=1 status=none <&3 >/dev/null; do n=$((n+1)); [ $n = 3 ] && echo "reading" >&2; sleep 0.01; done
 		echo "read failed" >&2`)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the reader's third read", 10*time.Second, func() bool { return strings.Contains(c.stderr.String(), "reading") })
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

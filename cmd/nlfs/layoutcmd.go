@@ -8,59 +8,81 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/layout/render"
-
 	"github.com/nlfs/nlfs/run"
 )
 
-func layoutCmd(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageErrorf("layout: want check, fmt, show or gen (see nlfs --help)")
+func newLayoutCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "layout COMMAND [ARG]...",
+		Short: "check, format, generate or draw a layout",
+		Long:  "Work on layouts without mounting: check, canonicalize, draw or generate one.",
+		// Without a subcommand, or with an unknown one, it is refused as
+		// a usage error rather than answered with help.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("layout: want check, fmt, show or gen (see nlfs layout --help)")
+			}
+			return usageErrorf("layout: unknown subcommand %q (want check, fmt, show or gen)", args[0])
+		},
 	}
-	switch args[0] {
-	case "check", "fmt", "show":
-		return layoutFileCmd(args[0], args[1:], stdout)
-	case "gen":
-		return layoutGenCmd(args[1:], stdout)
+	for _, sub := range []struct{ name, short string }{
+		{"check", "check a layout: say ok, or where it is wrong"},
+		{"fmt", "print a layout in canonical form"},
+		{"show", "draw a layout as map does"},
+	} {
+		cmd.AddCommand(newLayoutFileCmd(sub.name, sub.short, stdout))
 	}
-	return usageErrorf("layout: unknown subcommand %q (want check, fmt, show or gen)", args[0])
+	cmd.AddCommand(newLayoutGenCmd(stdout))
+	return cmd
 }
 
-// layoutFileCmd reads one layout and checks, formats or draws it.
-func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
-	fset := newFlagSet("layout "+sub, "[--pages N] FILE")
-	pages := fset.Int64("pages", -1, "store size in pages to check against (default: no limit)")
-	maxView := fset.Int64("max-view-pages", layout.DefaultMaxViewPages, "largest view allowed, in pages")
-	pos, err := parseArgs(fset, args)
-	if err != nil {
-		return err
+// newLayoutFileCmd reads one layout and checks, formats or draws it.
+func newLayoutFileCmd(sub, short string, stdout io.Writer) *cobra.Command {
+	var pages, maxView int64
+	cmd := &cobra.Command{
+		Use:   sub + " [OPTION]... FILE",
+		Short: short,
+		Long:  strings.ToUpper(short[:1]) + short[1:] + ". FILE - is standard input.",
+		Args:  wantArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("pages") {
+				pages = -1 // no store to check against
+			}
+			return layoutFile(sub, args[0], pages, maxView, stdout)
+		},
 	}
-	if err := wantArgs(fset, pos, "FILE"); err != nil {
-		return err
-	}
-	text, err := readInput(pos[0])
+	int64Var(cmd.Flags(), &pages, "pages", 0, "check against a store of `N` pages (default: no limit)")
+	maxViewPagesFlag(cmd.Flags(), &maxView)
+	return cmd
+}
+
+func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error {
+	text, err := readInput(name)
 	if err != nil {
 		return usageErrorf("layout %s: %v", sub, err)
 	}
-	lim := layout.Limits{DataPages: *pages, MaxViewPages: *maxView}
-	if *pages < 0 {
+	lim := layout.Limits{DataPages: pages, MaxViewPages: maxView}
+	if pages < 0 {
 		lim.DataPages = math.MaxInt64
 	}
 	l, err := layout.Parse(text, lim)
 	if err != nil {
 		var lerr *layout.Error
 		if errors.As(err, &lerr) {
-			return layoutErrorf("%s: %v", pos[0], lerr)
+			return fmt.Errorf("%s: %w", name, lerr)
 		}
 		return err
 	}
-	if l.Identity && *pages < 0 {
+	if l.Identity && pages < 0 {
 		if sub == "check" {
-			fmt.Fprintf(stdout, "%s: ok: no entries, the identity view that follows the store\n", pos[0])
+			fmt.Fprintf(stdout, "%s: ok: no entries, the identity view that follows the store\n", name)
 			return nil
 		}
-		return usageErrorf("layout %s: %s has no entries (the identity): give --pages N to draw it", sub, pos[0])
+		return usageErrorf("layout %s: %s has no entries (the identity): give --pages N to draw it", sub, quote(name))
 	}
 	runs := l.Runs
 	if l.Identity {
@@ -68,7 +90,7 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 	}
 	switch sub {
 	case "check":
-		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", pos[0], l.Pages, len(runs))
+		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", name, l.Pages, len(runs))
 	case "fmt":
 		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
 	case "show":
@@ -77,27 +99,53 @@ func layoutFileCmd(sub string, args []string, stdout io.Writer) error {
 	return err
 }
 
-func layoutGenCmd(args []string, stdout io.Writer) error {
-	fset := newFlagSet("layout gen", "NAME ARGS...\n\nGenerators:\n  "+strings.Join(layout.GeneratorNames(), "\n  "))
-	// gen takes no flags; its arguments are numbers, negative ones included
-	// (which the generator then refuses by name).
-	pos := args
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fset.Usage()
-		return errHelp
+func newLayoutGenCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "gen NAME ARG...",
+		Short: "generate a layout: " + strings.Join(generators(), ", "),
+		Long: "Print a generated layout in canonical form. Generators:\n  " +
+			strings.Join(layout.GeneratorNames(), "\n  "),
+		Example: "  nlfs layout gen interleave 8 2",
+		// gen takes no flags: its arguments are numbers, negative ones
+		// included (which the generator then refuses by name).
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+				return cmd.Help()
+			}
+			return layoutGen(args, stdout)
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return generators(), cobra.ShellCompDirectiveNoFileComp
+		},
 	}
-	if len(pos) == 0 {
+}
+
+// generators are the generators' names, without their arguments.
+func generators() []string {
+	var names []string
+	for _, g := range layout.GeneratorNames() {
+		names = append(names, strings.Fields(g)[0])
+	}
+	return names
+}
+
+func layoutGen(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
 		return usageErrorf("layout gen: missing generator name (one of: %s)", strings.Join(layout.GeneratorNames(), ", "))
 	}
-	nums := make([]int64, 0, len(pos)-1)
-	for _, a := range pos[1:] {
+	nums := make([]int64, 0, len(args)-1)
+	for _, a := range args[1:] {
 		n, err := strconv.ParseInt(a, 0, 64)
 		if err != nil {
-			return usageErrorf("layout gen %s: %q is not a number", pos[0], a)
+			return usageErrorf("layout gen %s: %q is not a number", args[0], a)
 		}
 		nums = append(nums, n)
 	}
-	runs, err := layout.Generate(pos[0], nums)
+	runs, err := layout.Generate(args[0], nums)
 	if err != nil {
 		return usageErrorf("layout gen: %v", err)
 	}

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/fs"
@@ -23,203 +20,87 @@ import (
 	"github.com/nlfs/nlfs/remapper"
 )
 
-// mountConfig is what `nlfs mount` was asked to do.
-type mountConfig struct {
-	mountpoint   string
-	pages        int64
-	source       string
-	layout       string
-	backend      string
-	maxViewPages int64
-	allowOther   bool
-	debug        bool
-	foreground   bool
-	readyFD      int // the daemon reports readiness here; 0: not a daemon child
+func newMountCmd(stdout io.Writer) *cobra.Command {
+	c := newMountConfig()
+	cmd := &cobra.Command{
+		Use:   "mount [OPTION]... MOUNTPOINT",
+		Short: "mount a store and its view; returns once it is ready",
+		Long: `Mount a fresh store and its nonlinear view on MOUNTPOINT, an empty directory.
+nlfs mount returns once the filesystem is ready and leaves a daemon serving
+it, whose command line names the mountpoint; -f keeps it in the foreground.
+A mountpoint left dead by a killed daemon is recovered; a live one is refused.
+
+Every option is also a mount option: -o pages=8,layout=/etc/nlfs/rev.layout
+(a switch by its name: -o allow_other). mount(8) runs nlfs that way for
+'mount -t fuse.nlfs none DIR -o OPTIONS' and fstab lines; generic mount
+options (rw, nosuid, nodev, noexec, noatime, _netdev, x-systemd.*, ...) are
+accepted.`,
+		Example: `  nlfs mount --pages 3 /tmp/v
+  nlfs mount -f --source disk.img --layout rev.layout /tmp/v
+  mount -t fuse.nlfs none /tmp/v -o pages=3,backend=mmap`,
+		Args: wantArgs("MOUNTPOINT"),
+		RunE: func(cmd *cobra.Command, args []string) error { return c.run(args[0], stdout) },
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
+	}
+	cmd.Flags().AddFlagSet(c.flags)
+	completeMountFlags(cmd, c)
+	return cmd
 }
 
-func (c *mountConfig) flags(fset *flag.FlagSet) {
-	fset.Int64Var(&c.pages, "pages", 16, "store size in pages (without --source)")
-	fset.StringVar(&c.source, "source", "", "initial content of data: `FILE`")
-	fset.StringVar(&c.layout, "layout", "", "initial layout: `FILE`")
-	fset.StringVar(&c.backend, "backend", "auto", "how the view is mapped: auto, remap, mmap or gather")
-	fset.Int64Var(&c.maxViewPages, "max-view-pages", layout.DefaultMaxViewPages, "largest view a layout may ask for, in pages")
-	fset.BoolVar(&c.allowOther, "allow-other", false, "let other users use the mount (with default_permissions)")
-	fset.BoolVar(&c.debug, "debug", false, "log every FUSE request to stderr (stays in the foreground's stderr)")
-	fset.BoolVar(&c.foreground, "f", false, "stay in the foreground; Ctrl-C or SIGTERM unmounts")
-	fset.BoolVar(&c.foreground, "foreground", false, "same as -f")
-	fset.IntVar(&c.readyFD, "ready-fd", 0, "internal: descriptor on which the daemon reports readiness")
-}
-
-func mountCmd(args []string, stdout io.Writer) error {
-	var c mountConfig
-	fset := newFlagSet("mount", "[flags] MOUNTPOINT")
-	c.flags(fset)
-	pos, err := parseArgs(fset, args)
+// run mounts at mountpoint: in this process with --foreground, else through
+// a daemon. stdout gets the line that names the daemon.
+func (c *mountConfig) run(mountpoint string, stdout io.Writer) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	mnt, err := filepath.Abs(mountpoint)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fset, pos, "MOUNTPOINT"); err != nil {
-		return err
-	}
-	explicit := map[string]bool{}
-	fset.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if explicit["pages"] && c.source != "" {
-		return usageErrorf("mount: --pages and --source both size the store; give one")
-	}
-	if c.pages < 0 {
-		return usageErrorf("mount: --pages %d: want 0 or more", c.pages)
-	}
-	if c.pages > (1<<63-1)/remapper.PageSize() {
-		return usageErrorf("mount: --pages %d: too large (the store's size in bytes must fit in 63 bits)", c.pages)
-	}
-	if c.maxViewPages < 1 {
-		return usageErrorf("mount: --max-view-pages %d: want 1 or more", c.maxViewPages)
-	}
-	if _, err := remapper.ParseBackend(c.backend); err != nil {
-		return usageErrorf("mount: --backend: %v", err)
-	}
-	if c.mountpoint, err = filepath.Abs(pos[0]); err != nil {
-		return mountpointErrorf("mountpoint %s: %v", pos[0], err)
-	}
-	for _, p := range []*string{&c.source, &c.layout} {
-		if *p != "" && *p != "-" {
-			if *p, err = filepath.Abs(*p); err != nil {
-				return usageErrorf("mount: %v", err)
-			}
-		}
+		return mountpointErrorf("mountpoint %s: %v", quote(mountpoint), err)
 	}
 	if c.foreground {
-		return serve(&c)
+		return c.serve(mnt)
 	}
-	return daemonize(&c, stdout)
-}
-
-// daemonize starts `nlfs mount --foreground` detached from the terminal and
-// returns once it reports the mount ready, or with its error. The child's
-// command line names the mountpoint, so ps tells which daemon serves what.
-func daemonize(c *mountConfig, stdout io.Writer) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own executable: %w", err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	args := []string{"mount", "--foreground", "--ready-fd=3",
-		"--backend=" + c.backend,
-		"--max-view-pages=" + strconv.FormatInt(c.maxViewPages, 10)}
-	if c.source != "" {
-		args = append(args, "--source="+c.source)
-	} else {
-		args = append(args, "--pages="+strconv.FormatInt(c.pages, 10))
-	}
-	if c.layout != "" {
-		args = append(args, "--layout="+c.layout)
-	}
-	if c.allowOther {
-		args = append(args, "--allow-other")
-	}
-	if c.debug {
-		args = append(args, "--debug")
-	}
-	args = append(args, "--", c.mountpoint)
-	cmd := exec.Command(exe, args...)
-	cmd.Dir = "/" // never pin the caller's working directory
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if c.debug {
-		cmd.Stderr = os.Stderr
-	}
-	if c.source == "-" || c.layout == "-" {
-		cmd.Stdin = os.Stdin
-	}
-	markCloseOnExec() // the daemon inherits none of our caller's descriptors
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return fmt.Errorf("start daemon: %w", err)
-	}
-	w.Close()
-	// The daemon writes "note MESSAGE" lines for the user, then "ready"
-	// or "error CODE MESSAGE", then closes.
-	var line string
-	for br := bufio.NewReader(r); ; {
-		l, err := br.ReadString('\n')
-		line = strings.TrimSuffix(l, "\n")
-		msg, isNote := strings.CutPrefix(line, "note ")
-		if !isNote || err != nil {
-			break
-		}
-		fmt.Fprintf(os.Stderr, "nlfs: %s\n", msg)
-	}
-	if line == "ready" {
-		pid := cmd.Process.Pid
-		cmd.Process.Release()
-		fmt.Fprintf(stdout, "nlfs: serving %s (daemon pid %d); stop with: nlfs umount %s\n", c.mountpoint, pid, c.mountpoint)
-		return nil
-	}
-	state, _ := cmd.Process.Wait()
-	if code, msg, ok := parseReadyError(line); ok {
-		return &exitError{code, msg}
-	}
-	return mountErrorf("mount %s: the daemon exited before the mount was ready (%v)", c.mountpoint, state)
-}
-
-func parseReadyError(line string) (int, string, bool) {
-	rest, ok := strings.CutPrefix(line, "error ")
-	if !ok {
-		return 0, "", false
-	}
-	codeText, msg, ok := strings.Cut(rest, " ")
-	code, err := strconv.Atoi(codeText)
-	if !ok || err != nil {
-		return 0, "", false
-	}
-	return code, msg, true
+	return c.daemonize(mnt, stdout)
 }
 
 // serve mounts and serves in this process until unmounted or signalled.
-func serve(c *mountConfig) (err error) {
-	var ready *os.File
-	if c.readyFD > 0 {
-		ready = os.NewFile(uintptr(c.readyFD), "ready")
-		defer func() {
-			// A daemon's error goes to the waiting parent, which prints it.
-			if err != nil {
-				code := exitFailure
-				var ee *exitError
-				if errors.As(err, &ee) {
-					code = ee.code
-				}
-				fmt.Fprintf(ready, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
-				ready.Close()
-			}
-		}()
+func (c *mountConfig) serve(mnt string) (err error) {
+	d := newDaemonPipe(c.readyFD)
+	defer func() { d.fail(err) }()
+	// Paths are taken from the caller's working directory, which a daemon
+	// then leaves, not to pin it.
+	if c.source, err = absPath(c.source); err != nil {
+		return err
 	}
-	note := func(msg string) { fmt.Fprintf(os.Stderr, "nlfs: %s\n", msg) }
-	if ready != nil {
-		note = func(msg string) { fmt.Fprintf(ready, "note %s\n", msg) }
+	if c.layout, err = absPath(c.layout); err != nil {
+		return err
 	}
-	if err := prepareMountpoint(c.mountpoint, note); err != nil {
+	if d != nil {
+		os.Chdir("/")
+	}
+	c.noteGeneric(d.note)
+	if err := prepareMountpoint(mnt, d.note); err != nil {
 		return err
 	}
 	if err := checkAllowOther(c.allowOther); err != nil {
 		return err
 	}
-	opts, err := c.engineOptions()
+	opts, bar, err := c.engineOptions(mnt, d)
 	if err != nil {
 		return err
 	}
-	setMemoryLimit(c.maxViewPages)
+	setMemoryLimit(c.opts.MaxViewPages)
 	e, err := engine.New(opts)
 	if cl, ok := opts.Source.(io.Closer); ok && opts.Source != os.Stdin {
 		cl.Close()
 	}
+	bar.done()
 	if err != nil {
 		var lerr *layout.Error
 		if errors.As(err, &lerr) {
-			return layoutErrorf("--layout %s: %v", c.layout, lerr)
+			return fmt.Errorf("--layout %s: %w", quote(c.layout), lerr)
 		}
 		return fmt.Errorf("set up store: %w", err)
 	}
@@ -235,13 +116,13 @@ func serve(c *mountConfig) (err error) {
 	signal.Ignore(syscall.SIGHUP)
 
 	logger := log.New(os.Stderr, "nlfs: ", 0)
-	srv, root, err := fs.Mount(c.mountpoint, e, fs.MountOptions{
+	srv, root, err := mountFUSE(mnt, e, fs.MountOptions{
 		AllowOther: c.allowOther,
 		Debug:      c.debug,
 		Logger:     logger,
 	})
 	if err != nil {
-		return mountErrorf("%v", err)
+		return err
 	}
 	defer root.Close()
 	markCloseOnExec() // /dev/fuse, and anything inherited
@@ -251,29 +132,31 @@ func serve(c *mountConfig) (err error) {
 		srv.Wait()
 		close(done)
 	}()
-
-	if ready != nil {
-		fmt.Fprintln(ready, "ready")
-		ready.Close()
-		ready = nil
+	if err := writePidFile(mnt); err != nil {
+		srv.Unmount()
+		return err
+	}
+	defer removePidFile(mnt)
+	if d != nil {
+		d.ready()
 	} else {
-		logger.Printf("serving %s; Ctrl-C unmounts", c.mountpoint)
+		logger.Printf("serving %s; Ctrl-C unmounts", quote(mnt))
 	}
 
 	select {
 	case <-done:
 		return nil // unmounted from outside (nlfs umount)
 	case s := <-sig:
-		if c.debug || c.readyFD == 0 {
-			logger.Printf("%v: unmounting %s", s, c.mountpoint)
+		if c.debug || d == nil {
+			logger.Printf("%v: unmounting %s", s, quote(mnt))
 		}
 		if err := srv.Unmount(); err != nil {
 			// Busy: a process holds a file or its working directory
 			// there. Detach now; the kernel ends the mount when they go.
-			if err := detach(c.mountpoint); err != nil {
-				return fmt.Errorf("unmount %s: %w", c.mountpoint, err)
+			if err := detach(mnt); err != nil {
+				return fmt.Errorf("unmount %s: %w", quote(mnt), err)
 			}
-			logger.Printf("%s was busy: detached it lazily", c.mountpoint)
+			logger.Printf("%s was busy: detached it lazily", quote(mnt))
 			return nil
 		}
 		<-done
@@ -300,29 +183,70 @@ func setMemoryLimit(maxViewPages int64) {
 	debug.SetMemoryLimit(limit)
 }
 
-func (c *mountConfig) engineOptions() (engine.Options, error) {
-	backend, _ := remapper.ParseBackend(c.backend)
-	opts := engine.Options{Pages: c.pages, Backend: backend, MaxViewPages: c.maxViewPages}
-	var err error
-	if c.source == "-" {
-		opts.Source = os.Stdin
-	} else if c.source != "" {
+// engineOptions completes the engine's options for serving mnt: it opens
+// what the store starts from. Loading the source shows progress: on the
+// caller's terminal through the daemon pipe d, or with the bar returned on
+// this process's own (done once loaded).
+func (c *mountConfig) engineOptions(mnt string, d *daemonPipe) (engine.Options, *progress, error) {
+	opts := c.opts
+	opts.Backend, _ = remapper.ParseBackend(c.backend)
+	opts.Holder = fmt.Sprintf("the nlfs daemon %d serving %s", os.Getpid(), quote(mnt))
+	opts.Note = d.note
+	var bar *progress
+	if c.source != "" {
 		// Streamed into the store, never held in the heap whole: a
 		// multi-GiB source costs the daemon no memory beyond the store.
-		f, err := os.Open(c.source)
+		f, total, err := openSource(c.source)
 		if err != nil {
-			return opts, usageErrorf("--source: read %s: %v", c.source, unwrapPath(err))
-		}
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			f.Close()
-			return opts, usageErrorf("--source: read %s: is a directory", c.source)
+			return opts, nil, usageErrorf("--source: %v", err)
 		}
 		opts.Source = f
-	}
-	if c.layout != "" {
-		if opts.Layout, err = readInput(c.layout); err != nil {
-			return opts, usageErrorf("--layout: %v", err)
+		if d != nil {
+			opts.Progress = d.sendProgress(total)
+		} else if bar = newProgress("loading "+quote(c.source), total); bar != nil {
+			opts.Progress = bar.set
 		}
 	}
-	return opts, nil
+	if c.layout != "" {
+		var err error
+		if opts.Layout, err = readInput(c.layout); err != nil {
+			return opts, nil, usageErrorf("--layout: %v", err)
+		}
+	}
+	return opts, bar, nil
+}
+
+// openSource opens a source of data ("-": standard input) and returns its
+// size, -1 when it is not known ahead (a pipe).
+func openSource(name string) (*os.File, int64, error) {
+	f := os.Stdin
+	if name != "-" {
+		var err error
+		if f, err = os.Open(name); err != nil {
+			return nil, 0, fmt.Errorf("read %s: %v", quote(name), unwrapPath(err))
+		}
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return f, -1, nil
+	case fi.IsDir():
+		f.Close()
+		return nil, 0, fmt.Errorf("read %s: is a directory", quote(name))
+	case !fi.Mode().IsRegular():
+		return f, -1, nil
+	}
+	return f, fi.Size(), nil
+}
+
+// readInput reads a named file, or standard input for "-".
+func readInput(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", quote(name), unwrapPath(err))
+	}
+	return b, nil
 }

@@ -47,28 +47,50 @@ func asNobody(t *testing.T, script string, args ...string) result {
 	return runCmd(t, exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", script, "bash"}, args...)...))
 }
 
-func requireRoot(t *testing.T) {
+// requireRoot makes sure the test can act as other users (setpriv, as root)
+// and use the tools it names: it skips without them, and fails in CI
+// (NLFS_REQUIRE_FUSE=1), where every test must run.
+func requireRoot(t *testing.T, tools ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to act as another user (setpriv)")
+	cannot := func(why string) {
+		t.Helper()
+		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
+			t.Fatalf("NLFS_REQUIRE_FUSE=1 but the test cannot run: %s", why)
+		}
+		t.Skip(why)
 	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("needs setpriv (util-linux)")
+	if os.Geteuid() != 0 {
+		cannot("needs root to act as another user (setpriv)")
+	}
+	for _, tool := range append([]string{"setpriv"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			cannot("needs " + tool)
+		}
 	}
 }
 
-// mountOptions returns the mount's options and super options from
-// /proc/self/mountinfo.
+// devFuseMode sets the mode of /dev/fuse for the test, and back after it:
+// 0600 is a fresh machine's before udev runs, 0666 what udev makes it.
+func devFuseMode(t *testing.T, mode os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(devFuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(devFuse, mode); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(devFuse, fi.Mode().Perm()) })
+}
+
+// mountOptions returns the mount's options and super options.
 func mountOptions(t *testing.T, dir string) string {
 	t.Helper()
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && unescapeMountinfo(f[4]) == dir {
-			return line
-		}
+	m, ok := mountAt(dir)
+	if !ok {
+		t.Fatalf("%s is not in mountinfo", dir)
 	}
-	t.Fatalf("%s is not in mountinfo", dir)
-	return ""
+	return m.Options + " " + m.VFSOptions
 }
 
 // secureMount mounts nlfs on dir/m with extra arguments.
@@ -145,7 +167,8 @@ func TestModes(t *testing.T) {
 	dir, _ := mountDir(t, "--pages", "2")
 	want := map[string]os.FileMode{
 		".": os.ModeDir | 0o755, "data": 0o644, "layout": 0o644, "view": 0o644,
-		"map": 0o444, "map.svg": 0o444, "vmas": 0o444, "status": 0o444,
+		"map": 0o444, "map.svg": 0o444, "vmas": 0o444, "status": 0o444, "status.json": 0o444,
+		"views": os.ModeDir | 0o755,
 	}
 	check := func(when string) {
 		t.Helper()
@@ -167,16 +190,16 @@ func TestModes(t *testing.T) {
 	for _, script := range []string{
 		"chmod 666 data", "chmod 777 .", "chmod o+w layout", "chmod u+s view", "touch new", "mkdir d",
 		"ln -s data link", "ln data hard", "mknod fifo p", "rm -f data", "mv data data2", "mv status x",
-		"printf x > map", "printf x > vmas", "printf x > map.svg", "printf x > status", "truncate -s 0 status",
+		"printf x > map", "printf x > vmas", "printf x > map.svg", "printf x > status", "printf x > status.json", "truncate -s 0 status", "rmdir views",
 	} {
 		exec.Command("bash", "-c", `cd "$1" && `+script, "bash", dir).Run()
 	}
 	check("after chmod, create, link, rename and write attempts")
 	names, err := readDirNames(dir, -1)
 	if err != nil || len(names) != len(want)-1 {
-		t.Errorf("the mount holds %v (%v), want exactly its 7 files", names, err)
+		t.Errorf("the mount holds %v (%v), want exactly its %d files", names, err, len(want)-1)
 	}
-	for _, name := range []string{"map", "vmas", "status", "map.svg"} {
+	for _, name := range []string{"map", "vmas", "status", "status.json", "map.svg"} {
 		if b, _ := os.ReadFile(filepath.Join(dir, name)); len(b) == 0 || string(b) == "x" {
 			t.Errorf("%s was overwritten: %q", name, b)
 		}
@@ -298,27 +321,34 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	}
 }
 
+// nobodySetup returns a copy of nlfs that user nobody may run, and an empty
+// directory of nobody's own to mount on.
+func nobodySetup(t *testing.T) (bin, dir string) {
+	t.Helper()
+	base := openDir(t)
+	bin = filepath.Join(base, "nlfs")
+	if out, err := exec.Command("cp", nlfsBin, bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	dir = filepath.Join(base, "n")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return bin, dir
+}
+
 // TestNonRootMount: a user's own mount (through fusermount3) shows the
 // user as owner, so the modes tell the truth, and root (not the owner) is
 // kept out; --allow-other without user_allow_other in /etc/fuse.conf is
 // refused in one clear line.
 func TestNonRootMount(t *testing.T) {
 	requireFUSE(t)
-	requireRoot(t)
-	if _, err := exec.LookPath("fusermount3"); err != nil {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatal("NLFS_REQUIRE_FUSE=1 but no fusermount3 for the non-root mount")
-		}
-		t.Skip("no fusermount3 (apt-get install fuse3)")
-	}
-	base := openDir(t)
-	bin := filepath.Join(base, "nlfs")
-	if out, err := exec.Command("cp", nlfsBin, bin).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
-	dir := filepath.Join(base, "n")
-	os.Mkdir(dir, 0o755)
-	os.Chown(dir, nobody, nobody)
+	requireRoot(t, "fusermount3")
+	devFuseMode(t, 0o666)
+	bin, dir := nobodySetup(t)
 	r := asNobody(t, `"$1" mount --pages 2 "$2"`, bin, dir)
 	if r.code != 0 {
 		t.Fatalf("nlfs mount as nobody: exit %d: %s", r.code, r.stderr)

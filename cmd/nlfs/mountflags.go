@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/layout"
+	"github.com/nlfs/nlfs/remapper"
+)
+
+// mountConfig is what a mount was asked to do. Every mount flag is defined
+// once, here: the foreground mount, the daemon (re-run with the user's own
+// arguments, daemon.go) and -o name=value all parse through this one set.
+// A flag that is an engine option as it stands is bound to it in opts.
+type mountConfig struct {
+	flags *pflag.FlagSet
+	opts  engine.Options // Pages, MaxViewPages; the rest filled by engineOptions
+
+	source     string
+	layout     string
+	backend    string
+	allowOther bool
+	debug      bool
+	foreground bool
+	readyFD    int // the daemon reports readiness here; 0: not a daemon child
+
+	generic []string // generic mount options that came with -o (genericOptions)
+}
+
+func newMountConfig() *mountConfig {
+	c := &mountConfig{flags: pflag.NewFlagSet("mount", pflag.ContinueOnError)}
+	f := c.flags
+	f.SortFlags = false
+	int64Var(f, &c.opts.Pages, "pages", 16, "size the store to `N` pages; not with --source")
+	f.StringVar(&c.source, "source", "", "fill data from `FILE`, at its exact size (- for standard input)")
+	f.StringVar(&c.layout, "layout", "", "apply the layout in `FILE` to the view first")
+	backendFlag(f, &c.backend)
+	maxViewPagesFlag(f, &c.opts.MaxViewPages)
+	switchVar(f, &c.allowOther, "allow-other", "", "let other users use the mount (with default_permissions)")
+	switchVar(f, &c.debug, "debug", "", "log every FUSE request to stderr (the caller's, even from the daemon)")
+	switchVar(f, &c.foreground, "foreground", "f", "stay attached; Ctrl-C or SIGTERM unmounts")
+	f.VarP(optionsValue{c}, "options", "o", "the options above as `OPTS`: name=value,... (a switch by its name, as allow_other); generic mount options (rw, nosuid, noatime, ...) are accepted")
+	f.IntVar(&c.readyFD, "ready-fd", 0, "the daemon reports readiness on this descriptor")
+	f.MarkHidden("ready-fd")
+	// A named store is wired in by its one flag:
+	//   f.StringVar(&c.opts.StorePath, "store", "", "keep the store in `FILE` ...")
+	// mount.fuse3's SOURCE (fuseSource) and -o store=... then follow.
+	return c
+}
+
+// backendFlag and maxViewPagesFlag are the flags a mount shares with apply.
+func backendFlag(f *pflag.FlagSet, p *string) {
+	f.StringVar(p, "backend", "auto", "map views with backend `NAME`: auto, remap, mmap or gather")
+}
+
+func maxViewPagesFlag(f *pflag.FlagSet, p *int64) {
+	int64Var(f, p, "max-view-pages", layout.DefaultMaxViewPages, "refuse layouts of views over `N` pages")
+}
+
+// changed tells whether the user gave flag name, on the command line or in -o.
+func (c *mountConfig) changed(name string) bool { return c.flags.Lookup(name).Changed }
+
+// check refuses values no mount can use, before anything is started.
+func (c *mountConfig) check() error {
+	if c.changed("pages") && c.source != "" {
+		return usageErrorf("--pages and --source both size the store; give one")
+	}
+	if c.opts.Pages < 0 {
+		return usageErrorf("--pages %d: want 0 or more", c.opts.Pages)
+	}
+	if c.opts.Pages > math.MaxInt64/remapper.PageSize() {
+		return usageErrorf("--pages %d: too large (the store's size in bytes must fit in 63 bits)", c.opts.Pages)
+	}
+	if c.opts.MaxViewPages < 1 {
+		return usageErrorf("--max-view-pages %d: want 1 or more", c.opts.MaxViewPages)
+	}
+	if _, err := remapper.ParseBackend(c.backend); err != nil {
+		return usageErrorf("--backend: %v", err)
+	}
+	return nil
+}
+
+// fuseSource takes mount.fuse3's SOURCE: "none" is the anonymous store; a
+// path names the store, through the store flag.
+func (c *mountConfig) fuseSource(source string) error {
+	if source == "none" {
+		return nil
+	}
+	if c.flags.Lookup("store") == nil {
+		return usageErrorf("SOURCE %s: this nlfs has no named stores yet (--store); use none, for an anonymous store", quote(source))
+	}
+	return c.flags.Set("store", source)
+}
+
+// optionsValue is -o: a comma-separated list applied, in order, to the mount
+// flags themselves (allow_other is --allow-other), or to genericOptions.
+type optionsValue struct{ c *mountConfig }
+
+func (optionsValue) String() string { return "" }
+func (optionsValue) Type() string   { return "options" }
+
+func (o optionsValue) Set(list string) error {
+	for _, opt := range strings.Split(list, ",") {
+		if opt == "" {
+			continue
+		}
+		name, value, hasValue := strings.Cut(opt, "=")
+		f := o.c.flags.Lookup(strings.ReplaceAll(name, "_", "-"))
+		if f == nil || f.Hidden || f.Name == "options" {
+			if !genericOption(name) {
+				return fmt.Errorf("-o %s: unknown mount option", name)
+			}
+			o.c.generic = append(o.c.generic, name)
+			continue
+		}
+		if !hasValue {
+			if f.NoOptDefVal == "" {
+				varname, _ := pflag.UnquoteUsage(f)
+				return fmt.Errorf("-o %s: needs a value (%s=%s)", name, name, varname)
+			}
+			value = f.NoOptDefVal
+		}
+		if err := f.Value.Set(value); err != nil {
+			return fmt.Errorf("-o %s=%s: %s", name, value, valueError(err))
+		}
+		f.Changed = true
+	}
+	return nil
+}
+
+// genericOption tells whether name is one of the options mount(8) and
+// mount.fuse3 pass to every FUSE filesystem from `mount -t fuse.nlfs` and
+// fstab lines. nlfs accepts them all: they ask for what an nlfs mount is
+// anyway (rw; nosuid and nodev, which are always on; noexec and the atime
+// ones, which change nothing where no file is executable and no atime is
+// kept), or for mount(8) and systemd alone (auto, user, nofail, _netdev,
+// x-systemd.*), or, as dev and suid that mount.fuse3 adds itself, for what no
+// nlfs file can be. ro is accepted with a warning: nlfs has no read-only
+// mount yet (noteGeneric).
+func genericOption(name string) bool {
+	switch name {
+	case "rw", "ro", "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "nofail", "_netdev",
+		"suid", "nosuid", "dev", "nodev", "exec", "noexec",
+		"atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime", "diratime", "nodiratime",
+		"sync", "async", "dirsync", "default_permissions":
+		return true
+	}
+	return strings.HasPrefix(name, "x-") || name == "comment"
+}
+
+// noteGeneric tells the user about the generic options that do not do what
+// they say.
+func (c *mountConfig) noteGeneric(note func(string)) {
+	for _, g := range c.generic {
+		if g == "ro" {
+			note("mount option ro: nlfs has no read-only mount yet; the mount is read-write")
+			return
+		}
+	}
+}
