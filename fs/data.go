@@ -58,7 +58,7 @@ func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(out, 0o644, n.root.e.DataSize(), n.root.e.DataTime())
+	setFileAttr(&out.Attr, 0o644, n.root.e.DataSize(), n.root.e.DataTime())
 	return 0
 }
 
