@@ -86,7 +86,7 @@ func apply(layoutFile, source, out, backend string, maxView int64, stdout io.Wri
 	}
 	f, err := os.Create(out)
 	if err != nil {
-		return fmt.Errorf("apply: %w", err)
+		return fmt.Errorf("apply: -o %s: %v", quote(out), unwrapPath(err))
 	}
 	defer f.Close()
 	if err := copyView(f, e.Main().Remapper()); err != nil {

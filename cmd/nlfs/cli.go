@@ -63,12 +63,12 @@ store), OPTIONS the options of nlfs mount.`,
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [COMMAND]...",
 		Short: "display the help of a command",
-		Run: func(cmd *cobra.Command, args []string) {
-			c, _, err := cmd.Root().Find(args)
-			if err != nil || c == nil {
-				c = cmd.Root()
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageErrorf("help: no command %q (see nlfs --help)", strings.Join(args, " "))
 			}
-			c.Help()
+			return c.Help()
 		},
 	})
 	root.InitDefaultHelpCmd()

@@ -114,6 +114,9 @@ func TestDaemon(t *testing.T) {
 		if r := nlfs(t, "", "umount", dir); r.code != 0 || isMounted(dir) {
 			t.Fatalf("nlfs umount of the dead mount: %d %s", r.code, r.stderr)
 		}
+		if _, err := os.Stat(pidFile(dir)); err == nil {
+			t.Error("nlfs umount left the killed daemon's pid file")
+		}
 	})
 }
 
@@ -155,5 +158,17 @@ func TestEscapePath(t *testing.T) {
 		if got := escapePath(c.path); got != c.want {
 			t.Errorf("escapePath(%q) = %q, want %q", c.path, got, c.want)
 		}
+	}
+}
+
+// TestUmountOnlyNlfs: nlfs umount leaves other filesystems alone.
+func TestUmountOnlyNlfs(t *testing.T) {
+	requireRoot(t, "mount")
+	dir := t.TempDir()
+	sh(t, "mount -t tmpfs nlfs-test "+dir)
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	checkOneLine(t, nlfs(t, "", "umount", dir), exitMountpoint, "is not an nlfs mount (it is tmpfs); use umount(8)")
+	if m, ok := mountAt(dir); !ok || m.FSType != "tmpfs" {
+		t.Errorf("nlfs umount changed the tmpfs mount: %v", m)
 	}
 }

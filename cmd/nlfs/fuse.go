@@ -62,14 +62,22 @@ func devFuseError(fi fs.FileInfo, err error) error {
 
 // mountFUSE mounts e at mnt. A non-root mount goes through fusermount3,
 // which tells why it failed only on its standard error: that is captured
-// while mounting and becomes the error's message (and on success passed on).
+// while mounting and becomes the error's message (on success it is passed
+// on, with anything else said meanwhile).
 func mountFUSE(mnt string, e *engine.Engine, mo nlfsfs.MountOptions) (*fuse.Server, *nlfsfs.Root, error) {
 	var srv *fuse.Server
 	var root *nlfsfs.Root
-	said, err := captureStderr(func() (err error) {
+	mount := func() (err error) {
 		srv, root, err = nlfsfs.Mount(mnt, e, mo)
 		return err
-	})
+	}
+	if os.Geteuid() == 0 { // mounted directly, no fusermount3
+		if err := mount(); err != nil {
+			return nil, nil, mountError(mnt, "", err)
+		}
+		return srv, root, nil
+	}
+	said, err := captureStderr(mount)
 	if err != nil {
 		return nil, nil, mountError(mnt, said, err)
 	}

@@ -59,9 +59,10 @@ func TestHelp(t *testing.T) {
 			t.Errorf("nlfs --help lacks %q:\n%s", want, root)
 		}
 	}
-	if got := nlfs(t, "", "help", "umount"); got.stdout != nlfs(t, "", "umount", "--help").stdout {
-		t.Errorf("nlfs help umount differs from nlfs umount --help:\n%s", got.stdout)
+	if got := nlfs(t, "", "help", "layout", "gen"); got.stdout != nlfs(t, "", "layout", "gen", "--help").stdout {
+		t.Errorf("nlfs help layout gen differs from nlfs layout gen --help:\n%s", got.stdout)
 	}
+	checkOneLine(t, nlfs(t, "", "help", "frob"), exitUsage, `help: no command "frob"`)
 }
 
 // TestCompletion: the scripts load in their shells, and bash completes

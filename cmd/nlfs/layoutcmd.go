@@ -73,13 +73,13 @@ func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error 
 	if err != nil {
 		var lerr *layout.Error
 		if errors.As(err, &lerr) {
-			return fmt.Errorf("%s: %w", name, lerr)
+			return fmt.Errorf("%s: %w", quote(name), lerr)
 		}
 		return err
 	}
 	if l.Identity && pages < 0 {
 		if sub == "check" {
-			fmt.Fprintf(stdout, "%s: ok: no entries, the identity view that follows the store\n", name)
+			fmt.Fprintf(stdout, "%s: ok: no entries, the identity view that follows the store\n", quote(name))
 			return nil
 		}
 		return usageErrorf("layout %s: %s has no entries (the identity): give --pages N to draw it", sub, quote(name))
@@ -90,7 +90,7 @@ func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error 
 	}
 	switch sub {
 	case "check":
-		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", name, l.Pages, len(runs))
+		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", quote(name), l.Pages, len(runs))
 	case "fmt":
 		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
 	case "show":

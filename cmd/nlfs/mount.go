@@ -132,11 +132,13 @@ func (c *mountConfig) serve(mnt string) (err error) {
 		srv.Wait()
 		close(done)
 	}()
+	// Without its pid file the mount still serves; only nlfs umount
+	// cannot wait for it.
 	if err := writePidFile(mnt); err != nil {
-		srv.Unmount()
-		return err
+		d.note(fmt.Sprintf("%v: nlfs umount will not wait for this daemon", err))
+	} else {
+		defer removePidFile(mnt)
 	}
-	defer removePidFile(mnt)
 	if d != nil {
 		d.ready()
 	} else {

@@ -46,9 +46,9 @@ func newMountConfig() *mountConfig {
 	f.VarP(optionsValue{c}, "options", "o", "the options above as `OPTS`: name=value,... (a switch by its name, as allow_other); generic mount options (rw, nosuid, noatime, ...) are accepted")
 	f.IntVar(&c.readyFD, "ready-fd", 0, "the daemon reports readiness on this descriptor")
 	f.MarkHidden("ready-fd")
-	// A named store is wired in by its one flag:
-	//   f.StringVar(&c.opts.StorePath, "store", "", "keep the store in `FILE` ...")
-	// mount.fuse3's SOURCE (fuseSource) and -o store=... then follow.
+	// A named store (engine's StorePath) needs only its flag here, bound
+	// to c.opts.StorePath: mount.fuse3's SOURCE (fuseSource) and -o store=
+	// follow from it.
 	return c
 }
 
@@ -66,6 +66,9 @@ func (c *mountConfig) changed(name string) bool { return c.flags.Lookup(name).Ch
 
 // check refuses values no mount can use, before anything is started.
 func (c *mountConfig) check() error {
+	if c.readyFD != 0 && !c.foreground {
+		return usageErrorf("--ready-fd is for the daemon nlfs starts itself")
+	}
 	if c.changed("pages") && c.source != "" {
 		return usageErrorf("--pages and --source both size the store; give one")
 	}

@@ -61,30 +61,31 @@ func escapePath(p string) string {
 // writePidFile records this process as the daemon serving mnt.
 func writePidFile(mnt string) error {
 	dir := pidDir()
+	fail := func(err error) error { return fmt.Errorf("no pid file in %s: %v", quote(dir), unwrapPath(err)) }
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pid file: %w", err)
+		return fail(err)
 	}
 	// The directory must be this user's own: in a shared temporary
 	// directory another user could have made it first.
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
-		return fmt.Errorf("pid file: %w", err)
+		return fail(err)
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("pid file: %s is not a directory of user %d", quote(dir), os.Geteuid())
+		return fail(fmt.Errorf("not a directory of user %d", os.Geteuid()))
 	}
 	start, err := startTime(os.Getpid())
 	if err != nil {
-		return fmt.Errorf("pid file: %w", err)
+		return fail(err)
 	}
 	name := pidFile(mnt)
 	tmp := name + ".tmp" + strconv.Itoa(os.Getpid())
 	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", os.Getpid(), start), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp, name); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("pid file: %w", err)
+		return fail(err)
 	}
 	return nil
 }

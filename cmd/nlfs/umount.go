@@ -45,8 +45,10 @@ is not connected") is detached.`,
 // umount unmounts mnt (lazily: detaches it) and, unless lazy, waits for its
 // daemon to exit.
 func umount(mnt string, lazy bool) error {
-	if _, ok := mountAt(mnt); !ok {
+	if m, ok := mountAt(mnt); !ok {
 		return mountpointErrorf("%s is not mounted", quote(mnt))
+	} else if m.FSType != nlfsType {
+		return mountpointErrorf("%s is not an nlfs mount (it is %s); use umount(8)", quote(mnt), m.FSType)
 	}
 	pid := findDaemon(mnt)
 	start, _ := startTime(pid)
@@ -63,7 +65,9 @@ func umount(mnt string, lazy bool) error {
 	if err != nil {
 		return mountpointErrorf("unmount %s: %v", quote(mnt), err)
 	}
-	if pid > 0 && !lazy {
+	if pid == 0 {
+		os.Remove(pidFile(mnt)) // a killed daemon's, if any
+	} else if !lazy {
 		return waitExit(pid, start, mnt, 10*time.Second)
 	}
 	return nil
