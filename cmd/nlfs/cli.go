@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -171,6 +172,57 @@ func (b *boolSwitch) Set(s string) error {
 	v, err := strconv.ParseBool(s)
 	*b = boolSwitch(v)
 	return err
+}
+
+// sizeValue is a size in bytes with an optional suffix K, M, G or T (powers of 1024), as
+// tmpfs's size= takes it.
+type sizeValue struct{ p *int64 }
+
+func (v sizeValue) String() string {
+	if v.p == nil || *v.p == 0 {
+		return ""
+	}
+	return strconv.FormatInt(*v.p, 10)
+}
+
+func (sizeValue) Type() string { return "bytes" }
+
+func (v sizeValue) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return nil
+}
+
+// parseSize parses BYTES[K|M|G|T].
+func parseSize(s string) (int64, error) {
+	shift := 0
+	num := s
+	if k := len(s); k > 0 {
+		switch s[k-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		case 't', 'T':
+			shift = 40
+		}
+		if shift > 0 {
+			num = s[:k-1]
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a size (a number of bytes above 0, with K, M, G or T for powers of 1024)", s)
+	}
+	if n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q: value out of range", s)
+	}
+	return n << shift, nil
 }
 
 // int64Var defines an integer flag whose refusals say why (pflag's own say

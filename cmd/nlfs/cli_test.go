@@ -25,6 +25,10 @@ import (
 var nlfsBin string
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the soak test's clients (store_test.go).
+	if name := os.Getenv(soakClientEnv); name != "" {
+		os.Exit(soakClient(name, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "nlfs-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

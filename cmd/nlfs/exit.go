@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/layout"
 )
 
@@ -17,6 +18,7 @@ const (
 	exitMountpoint = 10 // the mountpoint cannot be used
 	exitMount      = 11 // the kernel refused the mount, or FUSE is missing
 	exitLayout     = 12 // the layout is invalid
+	exitStore      = 13 // the store cannot be used
 )
 
 // exitCodes is the table the README and the man page show.
@@ -29,6 +31,7 @@ var exitCodes = []struct {
 	{exitMountpoint, "the mountpoint cannot be used (missing, not empty, already mounted, busy)"},
 	{exitMount, "the mount itself failed (no `/dev/fuse`, no `fusermount3`, kernel refused)"},
 	{exitLayout, "the layout is invalid"},
+	{exitStore, "the store cannot be used (held by another daemon, exists while --pages or --source asks for a new one)"},
 }
 
 // exitError is an error with the exit code it ends nlfs with.
@@ -52,6 +55,10 @@ func mountErrorf(format string, a ...any) error {
 	return &exitError{exitMount, fmt.Errorf(format, a...)}
 }
 
+func storeErrorf(format string, a ...any) error {
+	return &exitError{exitStore, fmt.Errorf(format, a...)}
+}
+
 // exitCode is the one mapping from an error to the code nlfs exits with.
 func exitCode(err error) int {
 	var ee *exitError
@@ -63,6 +70,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.As(err, &le):
 		return exitLayout
+	case errors.Is(err, engine.ErrStoreInUse):
+		return exitStore
 	}
 	return exitFailure
 }

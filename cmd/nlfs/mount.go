@@ -77,6 +77,9 @@ func (c *mountConfig) serve(mnt string) (err error) {
 	if c.layout, err = absPath(c.layout); err != nil {
 		return err
 	}
+	if c.opts.StorePath, err = absPath(c.opts.StorePath); err != nil {
+		return err
+	}
 	if d != nil {
 		os.Chdir("/")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -37,6 +38,8 @@ func newMountConfig() *mountConfig {
 	f.SortFlags = false
 	int64Var(f, &c.opts.Pages, "pages", 16, "size the store to `N` pages; not with --source")
 	f.StringVar(&c.source, "source", "", "fill data from `FILE`, at its exact size (- for standard input)")
+	f.StringVar(&c.opts.StorePath, "store", "", "keep the store in the file `PATH` (on tmpfs: /dev/shm/NAME), made from --pages or --source if new; it outlives the daemon, with the layouts of its views")
+	f.Var(sizeValue{&c.opts.SizeLimit}, "size", "bound the store's memory to `BYTES` (suffixes K, M, G, T; default: half of RAM)")
 	f.StringVar(&c.layout, "layout", "", "apply the layout in `FILE` to the view first")
 	backendFlag(f, &c.backend)
 	maxViewPagesFlag(f, &c.opts.MaxViewPages)
@@ -46,9 +49,6 @@ func newMountConfig() *mountConfig {
 	f.VarP(optionsValue{c}, "options", "o", "the options above as `OPTS`: name=value,... (a switch by its name, as allow_other); generic mount options (rw, nosuid, noatime, ...) are accepted")
 	f.IntVar(&c.readyFD, "ready-fd", 0, "the daemon reports readiness on this descriptor")
 	f.MarkHidden("ready-fd")
-	// A named store (engine's StorePath) needs only its flag here, bound
-	// to c.opts.StorePath: mount.fuse3's SOURCE (fuseSource) and -o store=
-	// follow from it.
 	return c
 }
 
@@ -72,6 +72,11 @@ func (c *mountConfig) check() error {
 	if c.changed("pages") && c.source != "" {
 		return usageErrorf("--pages and --source both size the store; give one")
 	}
+	if c.opts.StorePath != "" && (c.changed("pages") || c.source != "") {
+		if _, err := os.Stat(c.opts.StorePath); err == nil {
+			return storeErrorf("store %s exists: its bytes are the data, so it takes no --pages or --source (remove it to start over)", quote(c.opts.StorePath))
+		}
+	}
 	if c.opts.Pages < 0 {
 		return usageErrorf("--pages %d: want 0 or more", c.opts.Pages)
 	}
@@ -92,9 +97,6 @@ func (c *mountConfig) check() error {
 func (c *mountConfig) fuseSource(source string) error {
 	if source == "none" {
 		return nil
-	}
-	if c.flags.Lookup("store") == nil {
-		return usageErrorf("SOURCE %s: this nlfs has no named stores yet (--store); use none, for an anonymous store", quote(source))
 	}
 	return c.flags.Set("store", source)
 }

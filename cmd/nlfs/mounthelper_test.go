@@ -37,6 +37,8 @@ func TestMountOptions(t *testing.T) {
 		{"pages", "pages=3", `grep data_pages "$1/status"`, "data_pages: 3\n"},
 		{"source", "source=" + src, `grep data_bytes "$1/status"`, "data_bytes: 20480\n"},
 		{"layout", "pages=3,layout=" + lay, `cat "$1/layout"`, "2-0\n"},
+		{"store", "store=" + filepath.Join(tmp, "store"), `grep '^store:' "$1/status"`, "store: " + filepath.Join(tmp, "store") + "\n"},
+		{"size", "size=64K", `grep size_limit "$1/status"`, "size_limit: 65536\n"},
 		{"backend", "backend=gather", `grep '^backend:' "$1/status"`, "backend: gather\n"},
 		{"max-view-pages", "max_view_pages=8", `printf '0*9' | dd of="$1/layout" status=none 2>/dev/null; grep -o 'over the maximum of 8' "$1/status"`, "over the maximum of 8\n"},
 		{"allow-other", "allow_other", `grep -c "$1 .*allow_other" /proc/self/mountinfo`, "1\n"},
@@ -133,9 +135,9 @@ func daemonMountpoint(t *testing.T, stdout string) string {
 }
 
 // TestMountHelper: the real mount(8) mounts nlfs through mount.fuse3, as
-// `mount -t fuse.nlfs none DIR -o pages=3` and as the README's fstab line
+// `mount -t fuse.nlfs none DIR -o pages=3`, as the README's fstab line
 // through `mount DIR` (with a fstab of the test's own: /etc/fstab is not
-// touched). mount(8) runs helpers without PATH, so /bin/sh finds nlfs in
+// touched), and with a store path as SOURCE, twice. mount(8) runs helpers without PATH, so /bin/sh finds nlfs in
 // its default path: the test binds a directory holding it on
 // /usr/local/bin, in a mount namespace of its own.
 func TestMountHelper(t *testing.T) {
@@ -165,10 +167,16 @@ echo "== fstab"
 mount --fstab "$FSTAB" "$M"
 ` + report + `
 echo "== store path"
-mount -t fuse.nlfs /dev/shm/nlfs-store "$M" -o pages=3 2>&1 || echo "exit $?"
+mount -t fuse.nlfs "$STORE" "$M" -o pages=3
+echo 2-0 > "$M/layout"; printf kept | dd of="$M/data" conv=notrunc status=none
+` + report + `
+mount -t fuse.nlfs "$STORE" "$M"
+echo "data $(head -c 4 "$M/data") layout $(cat "$M/layout")"
+` + report + `
 `
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "bash", "-c", script)
-	cmd.Env = append(os.Environ(), "BIN="+bin, "M="+mnt, "FSTAB="+fstab, "PIDFILE="+pidFile(mnt))
+	store := filepath.Join(tmp, "store")
+	cmd.Env = append(os.Environ(), "BIN="+bin, "M="+mnt, "FSTAB="+fstab, "PIDFILE="+pidFile(mnt), "STORE="+store)
 	t.Cleanup(func() {
 		// A daemon left by a failure holds its namespace, and its mount:
 		// both go with it.
@@ -203,8 +211,12 @@ mount -t fuse.nlfs /dev/shm/nlfs-store "$M" -o pages=3 2>&1 || echo "exit $?"
 			t.Errorf("%s: daemon %d still running after umount(8)", want.name, pid)
 		}
 	}
-	if want := "nlfs: SOURCE /dev/shm/nlfs-store: this nlfs has no named stores yet (--store); use none, for an anonymous store\nexit "; !strings.HasPrefix(parts[3], "store path\n"+want) {
-		t.Errorf("a store path as SOURCE:\n%s", parts[3])
+	// SOURCE a path: the store is that file, and it outlives the mount.
+	if !strings.Contains(parts[3], "data_pages: 3\n") || !strings.Contains(parts[3], "data kept layout 2-0\n") {
+		t.Errorf("a store path as SOURCE, mounted twice:\n%s", parts[3])
+	}
+	if fi, err := os.Stat(store); err != nil || fi.Size() != 3*4096 {
+		t.Errorf("the store file: %v, %v", fi, err)
 	}
 	if _, err := os.Stat(pidFile(mnt)); err == nil {
 		t.Error("a daemon left its pid file behind")
