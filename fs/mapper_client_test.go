@@ -28,6 +28,7 @@ import (
 //	map              map the file again, at its size now (after munmap)
 //	close            close the descriptor (the mapping stays)
 //	fork P L         a child process, sharing the mapping, fills page P with L and exits
+//	touch P          read the first byte of mapped page P (faulting it in)
 //	stamp P TAG      fill mapped page P with the self-describing page of the 64-bit TAG
 //	                 (stressPageOf: what the stress test writes), in one store of the page
 //
@@ -108,6 +109,9 @@ func mapperDo(fields []string, mem *[]byte, f *os.File, mapIt func() error) (rep
 		return result(f.Close())
 	case "fork":
 		return result(forkPoke(m, num(1), fields[2][0]))
+	case "touch":
+		mapperTouched = m[num(1)*pageSize] // a load the compiler cannot drop
+		return "ok"
 	case "stamp":
 		tag, err := strconv.ParseUint(fields[2], 10, 64)
 		if err != nil {
@@ -118,6 +122,9 @@ func mapperDo(fields []string, mem *[]byte, f *os.File, mapIt func() error) (rep
 	}
 	return "err unknown command " + fields[0]
 }
+
+// mapperTouched keeps the load of "touch".
+var mapperTouched byte
 
 // forkPoke forks a child that shares the mapping m, fills page p of it with c, and exits;
 // it returns once the child is gone. The child runs straight-line code only: no allocation,
