@@ -11,36 +11,35 @@ import (
 
 	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/layout"
-	"github.com/nlfs/nlfs/remapper"
 )
 
 func newApplyCmd(stdout io.Writer) *cobra.Command {
-	var layoutFile, source, out, backend string
+	var layoutFile, source, out string
 	var maxView int64
 	cmd := &cobra.Command{
 		Use:   "apply --layout FILE [--source FILE] [-o OUT]",
 		Short: "the same remapping without FUSE: write the view of a file",
-		Long: `Remap without FUSE, for scripts and machines without /dev/fuse: load the store
-from --source, apply the layout with the same mapper a mount uses, and write
-the view to OUT.`,
+		Long: `Remap without FUSE, for scripts and machines without /dev/fuse: write to OUT
+the view that the layout makes of --source, the bytes a mount's view would
+show. It copies the source's pages straight to OUT in the layout's order, at
+the speed of cp, and holds nothing of them in memory (a source on standard
+input is kept in a memfd first, as the layout reads it in any order).`,
 		Example: `  nlfs layout gen reverse 8 > rev.layout
   nlfs apply --layout rev.layout --source disk.img -o reversed.img`,
 		Args: wantArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return apply(layoutFile, source, out, backend, maxView, stdout)
+			return apply(layoutFile, source, out, maxView, stdout)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&layoutFile, "layout", "", "the layout to apply, read from `FILE` (- for standard input)")
 	f.StringVar(&source, "source", "", "the store's content, read from `FILE` (default: standard input)")
 	f.StringVarP(&out, "output", "o", "", "write the view to `FILE` (default: standard output)")
-	backendFlag(f, &backend)
 	maxViewPagesFlag(f, &maxView)
-	completeBackend(cmd)
 	return cmd
 }
 
-func apply(layoutFile, source, out, backend string, maxView int64, stdout io.Writer) error {
+func apply(layoutFile, source, out string, maxView int64, stdout io.Writer) error {
 	if source == "" {
 		source = "-"
 	}
@@ -53,12 +52,8 @@ func apply(layoutFile, source, out, backend string, maxView int64, stdout io.Wri
 	if source == "-" && term.IsTerminal(int(os.Stdin.Fd())) {
 		return usageErrorf("apply: give --source FILE, or pipe the store's content in")
 	}
-	b, err := remapper.ParseBackend(backend)
+	text, err := readInput(layoutFile)
 	if err != nil {
-		return usageErrorf("apply: --backend: %v", err)
-	}
-	opts := engine.Options{Backend: b, MaxViewPages: maxView}
-	if opts.Layout, err = readInput(layoutFile); err != nil {
 		return usageErrorf("apply: --layout: %v", err)
 	}
 	src, total, err := openSource(source)
@@ -66,53 +61,62 @@ func apply(layoutFile, source, out, backend string, maxView int64, stdout io.Wri
 		return usageErrorf("apply: --source: %v", err)
 	}
 	defer src.Close()
-	opts.Source = src
 	load := newProgress("loading "+quote(source), total)
-	if load != nil {
-		opts.Progress = load.set
+	var write *progress
+	opts := engine.OfflineOptions{MaxViewPages: maxView, Loaded: load.set}
+	opts.Written = func(n, size int64) {
+		if write == nil {
+			load.done()
+			write = newProgress("writing the view", size)
+		}
+		write.set(n)
 	}
-	e, err := engine.New(opts)
+
+	dst, closeDst, err := applyOutput(out, stdout)
+	if err != nil {
+		return err
+	}
+	err = engine.ApplyOffline(text, src, dst, opts)
 	load.done()
+	write.done()
+	if cerr := closeDst(); err == nil {
+		err = cerr
+	}
 	var lerr *layout.Error
 	if errors.As(err, &lerr) {
 		return fmt.Errorf("%s: %w", quote(layoutFile), lerr)
 	} else if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	defer e.Close()
-
-	if out == "" || out == "-" {
-		return copyView(stdout, e.Main().Remapper())
-	}
-	f, err := os.Create(out)
-	if err != nil {
-		return fmt.Errorf("apply: -o %s: %v", quote(out), unwrapPath(err))
-	}
-	defer f.Close()
-	if err := copyView(f, e.Main().Remapper()); err != nil {
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
-// copyView writes the whole view to w, a megabyte at a time.
-func copyView(w io.Writer, m *remapper.View) error {
-	bar := newProgress("writing the view", m.ViewSize())
-	defer bar.done()
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < m.ViewSize(); {
-		n, err := m.ReadView(buf, off)
+// applyOutput opens where apply writes the view: the file out, or stdout ("" or "-"). The
+// view is written with system calls on a descriptor; a stdout that is not a file (a test's
+// buffer) gets it through a pipe.
+func applyOutput(out string, stdout io.Writer) (*os.File, func() error, error) {
+	if out != "" && out != "-" {
+		f, err := os.Create(out)
 		if err != nil {
-			return fmt.Errorf("apply: read view: %w", err)
+			return nil, nil, fmt.Errorf("apply: -o %s: %v", quote(out), unwrapPath(err))
 		}
-		if n == 0 {
-			break
-		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return fmt.Errorf("apply: write view: %w", err)
-		}
-		off += int64(n)
-		bar.set(off)
+		return f, f.Close, nil
 	}
-	return nil
+	if f, ok := stdout.(*os.File); ok {
+		return f, func() error { return nil }, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(stdout, r)
+		r.Close()
+		copied <- err
+	}()
+	return w, func() error {
+		w.Close()
+		return <-copied
+	}, nil
 }

@@ -109,7 +109,6 @@ func TestCompletion(t *testing.T) {
 		{[]string{"mount", "--back"}, []string{"--backend"}},
 		{[]string{"mount", "-"}, []string{"--pages", "--foreground", "--options"}},
 		{[]string{"mount", "--backend", ""}, []string{"auto", "remap", "mmap", "gather"}},
-		{[]string{"apply", "--backend", ""}, []string{"auto", "remap", "mmap", "gather"}},
 		{[]string{"mount", "-o", "pages=3,allow"}, []string{"pages=3,allow_other", "pages=3,max_view_pages="}},
 		{[]string{"mount", ""}, []string{":" + fmt.Sprint(int(cobra.ShellCompDirectiveFilterDirs))}},
 		{[]string{"demo", ""}, []string{"tlpi", "ltp", "reverse", "interleave", "ring", "alias"}},

@@ -1,0 +1,168 @@
+package remapper
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nlfs/nlfs/run"
+)
+
+// CopyRuns writes to dst the view that runs make of the file src, without mapping a view:
+// each run's store pages in order, as a mapped view would read. It is the offline remapping
+// (nlfs apply), and its speed is the copy's: long runs go through the kernel alone
+// (copy_file_range between files, sendfile into anything else), short ones are gathered
+// straight from a read-only mapping of src with writev, up to IOV_MAX pieces a call. Nothing
+// is held in the heap: memory stays bounded whatever the size. The bytes of the last store
+// page past srcSize read as zeros, as do store pages past it (a parsed layout has none).
+// progress, if not nil, is told the bytes written so far, now and then.
+func CopyRuns(dst, src *os.File, srcSize int64, runs []run.Run, progress func(written int64)) (int64, error) {
+	c := copier{dst: int(dst.Fd()), src: int(src.Fd()), size: srcSize, progress: progress}
+	if srcSize > 0 {
+		mapped, err := unix.Mmap(c.src, 0, int(srcSize), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+		if err != nil {
+			return 0, fmt.Errorf("map the source: %w", err)
+		}
+		defer unix.Munmap(mapped)
+		c.mem = mapped
+		// The runs read the source in any order; ask for all of it now, in one go.
+		_ = unix.Madvise(mapped, unix.MADV_WILLNEED)
+	}
+	var fi unix.Stat_t
+	if err := unix.Fstat(c.dst, &fi); err == nil && fi.Mode&unix.S_IFMT == unix.S_IFREG {
+		c.dstIsFile = true
+	}
+	for _, r := range runs {
+		if err := c.run(r.File*pageSize, r.Count*pageSize); err != nil {
+			return c.written, err
+		}
+	}
+	if err := c.flush(); err != nil {
+		return c.written, err
+	}
+	return c.written, nil
+}
+
+// directCopy is the run length from which a run is copied by the kernel alone rather than
+// gathered: below it the system call per run costs more than the copy it saves.
+const directCopy = 256 << 10
+
+// copier is the state of one CopyRuns.
+type copier struct {
+	dst, src  int
+	dstIsFile bool
+	size      int64
+	mem       []byte   // read-only mapping of the source
+	iov       [][]byte // pieces gathered for the next writev
+	pending   int64    // bytes in iov
+	written   int64
+	progress  func(int64)
+	reported  int64
+}
+
+// run copies n bytes of the source from off.
+func (c *copier) run(off, n int64) error {
+	inside := max(0, min(n, c.size-off))
+	if inside >= directCopy {
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if err := c.direct(off, inside); err != nil {
+			return err
+		}
+	} else if inside > 0 {
+		c.gather(c.mem[off : off+inside])
+	}
+	for z := n - inside; z > 0; {
+		k := min(z, int64(len(zeros)))
+		c.gather(zeros[:k])
+		z -= k
+	}
+	if len(c.iov) >= 1024 || c.pending >= 8<<20 {
+		return c.flush()
+	}
+	return nil
+}
+
+// gather adds b to the next writev, merged into the last piece when it continues it.
+func (c *copier) gather(b []byte) {
+	if k := len(c.iov); k > 0 {
+		last := c.iov[k-1]
+		if unsafe.Add(unsafe.Pointer(unsafe.SliceData(last)), len(last)) == unsafe.Pointer(unsafe.SliceData(b)) {
+			c.iov[k-1] = unsafe.Slice(unsafe.SliceData(last), len(last)+len(b))
+			c.pending += int64(len(b))
+			return
+		}
+	}
+	c.iov = append(c.iov, b)
+	c.pending += int64(len(b))
+}
+
+// flush writes what was gathered.
+func (c *copier) flush() error {
+	for len(c.iov) > 0 {
+		n, err := unix.Writev(c.dst, c.iov)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write the view: %w", err)
+		}
+		c.advance(int64(n))
+		for n > 0 {
+			if k := len(c.iov[0]); n >= k {
+				n -= k
+				c.iov = c.iov[1:]
+			} else {
+				c.iov[0] = c.iov[0][n:]
+				n = 0
+			}
+		}
+	}
+	c.iov, c.pending = c.iov[:0], 0
+	return nil
+}
+
+// direct copies n source bytes from off with the kernel alone: copy_file_range into a file
+// (shared extents or an in-kernel copy), else sendfile (into a pipe, a socket, a terminal).
+func (c *copier) direct(off, n int64) error {
+	for n > 0 {
+		var k int
+		var err error
+		if c.dstIsFile {
+			soff := off
+			k, err = unix.CopyFileRange(c.src, &soff, c.dst, nil, int(n), 0)
+			if errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP) {
+				c.dstIsFile = false // not between these two: sendfile does it
+				continue
+			}
+		} else {
+			soff := off
+			k, err = unix.Sendfile(c.dst, c.src, &soff, int(min(n, 1<<30)))
+		}
+		if err == syscall.EINTR || err == syscall.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("copy the view: %w", err)
+		}
+		if k == 0 {
+			return fmt.Errorf("copy the view: the source ended at %d: %w", off, syscall.EIO)
+		}
+		off, n = off+int64(k), n-int64(k)
+		c.advance(int64(k))
+	}
+	return nil
+}
+
+func (c *copier) advance(n int64) {
+	c.written += n
+	if c.progress != nil && c.written-c.reported >= 16<<20 {
+		c.reported = c.written
+		c.progress(c.written)
+	}
+}
