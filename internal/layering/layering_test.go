@@ -1,0 +1,49 @@
+// Package layering holds one test: that the packages depend on each other the way the
+// design says (cmd/nlfs -> {fs, web} -> engine -> {layout, remapper} -> run), and never back.
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/nlfs/nlfs/"
+
+// forbidden lists, for each package, what it must not depend on, directly or not.
+var forbidden = map[string][]string{
+	"run":           {module, "github.com/hanwen/go-fuse", "net/http"},
+	"layout":        {module + "remapper", module + "engine", module + "fs", module + "web", "github.com/hanwen/go-fuse", "net/http", "golang.org/x/sys"},
+	"layout/render": {module + "remapper", module + "engine", module + "fs", module + "web", "github.com/hanwen/go-fuse", "net/http"},
+	"remapper":      {module + "layout", module + "engine", module + "fs", module + "web", "github.com/hanwen/go-fuse", "net/http"},
+	"engine":        {module + "fs", module + "web", module + "cmd", "github.com/hanwen/go-fuse", "net/http"},
+	"fs":            {module + "web", module + "cmd", "net/http"},
+	"web":           {module + "fs", module + "cmd", "github.com/hanwen/go-fuse"},
+}
+
+func TestLayering(t *testing.T) {
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", module+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		for _, d := range deps {
+			if d == module+pkg {
+				continue
+			}
+			for _, b := range bad {
+				if strings.HasPrefix(d, b) {
+					t.Errorf("%s depends on %s", pkg, d)
+				}
+			}
+		}
+	}
+	// And the layers above do use the ones below (a check that the list is of real packages).
+	out, _ := exec.Command("go", "list", "-deps", module+"fs").Output()
+	for _, want := range []string{module + "engine", module + "layout", module + "remapper", module + "run"} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("fs does not depend on %s", want)
+		}
+	}
+}
