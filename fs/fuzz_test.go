@@ -58,6 +58,8 @@ type sharedMount struct {
 	conn uint32
 	// panicked holds the first FUSE handler panic.
 	panicked atomic.Pointer[string]
+	// mapper maps view for checkMmapWrite, from the first input on.
+	mapper viewMapper
 }
 
 var (
@@ -91,6 +93,7 @@ func (s *sharedMount) get(opts engine.Options) (string, error) {
 		var st unix.Stat_t
 		if err := unix.Stat(s.mnt, &st); err == nil {
 			s.conn = unix.Minor(st.Dev)
+			conns.Store(s.mnt, s.conn) // for the mapper's watchdog (abortMount)
 		}
 	})
 	return s.mnt, s.err
@@ -104,6 +107,14 @@ func (s *sharedMount) abort() {
 }
 
 func (s *sharedMount) close() {
+	if c := s.mapper.c; c != nil {
+		// Its mapping keeps the mount busy: end it first, under a watchdog of its own (the
+		// client's test, an input's, is over).
+		timer := time.AfterFunc(mapperTimeout, s.abort)
+		c.in.Close()
+		c.cmd.Wait()
+		timer.Stop()
+	}
 	if s.srv != nil {
 		if err := s.srv.Unmount(); err != nil {
 			unix.Unmount(s.mnt, unix.MNT_DETACH)
@@ -201,6 +212,12 @@ func FuzzLayoutWrite(f *testing.F) {
 			msg := fmt.Sprintf("FuzzLayoutWrite: input %q in chunk sizes %v hung for %v", text, chunks, fuzzInputTimeout)
 			buf := make([]byte, 1<<20)
 			buf = buf[:runtime.Stack(buf, true)]
+			// The kernel's side too: where the daemon's threads and the mapper client
+			// wait (root may read them).
+			buf = append(buf, kernelStacks("daemon", os.Getpid())...)
+			if c := fuzzMount.mapper.c; c != nil && c.cmd.Process != nil {
+				buf = append(buf, kernelStacks("mapper client", c.cmd.Process.Pid)...)
+			}
 			name := filepath.Join(os.TempDir(), fmt.Sprintf("nlfs-fuzz-hang-%d.txt", os.Getpid()))
 			os.WriteFile(name, append([]byte(msg+"\n\n"), buf...), 0o644)
 			// A process that dies with files open on its own mount hangs
@@ -210,7 +227,10 @@ func FuzzLayoutWrite(f *testing.F) {
 			panic(msg + "; stacks in " + name)
 		})
 		defer watchdog.Stop()
-		checkLayoutWrite(t, mnt, text, chunks)
+		st := checkLayoutWrite(t, mnt, text, chunks)
+		if err := fuzzMount.mapper.check(t, mnt, st, fuzzInputs.Load()); err != nil {
+			t.Fatal(err)
+		}
 		if p := fuzzMount.panicked.Load(); p != nil {
 			t.Fatalf("a FUSE handler panicked: %s", *p)
 		}
@@ -291,7 +311,9 @@ func expectedState(l *layout.Layout) (layoutText, view string) {
 	return layout.Canonical(runs), b.String()
 }
 
-func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) {
+// checkLayoutWrite writes text to layout in chunks and checks the outcome (FuzzLayoutWrite);
+// it returns the mount's state after it.
+func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) mountState {
 	before := readState(t, mnt)
 	werr := writeLayout(mnt, text, chunks)
 	want, perr := layout.Parse(text, layout.Limits{DataPages: fuzzDataPages, MaxViewPages: fuzzMaxView})
@@ -304,7 +326,7 @@ func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) {
 		if after != wantErr {
 			t.Fatalf("after invalid layout %q:\n got %+v\nwant %+v", text, after, wantErr)
 		}
-		return
+		return after
 	}
 	if werr != nil {
 		t.Fatalf("layout %q is valid but writing it failed: %v", text, werr)
@@ -318,6 +340,10 @@ func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) {
 			time.Sleep(time.Millisecond)
 			after = readState(t, mnt)
 		}
+		// The generation moves before the release is over: wait for it, so that the drop
+		// of the old layout's pages the layout sends cannot come in the middle of what the
+		// next step stores through a mapping.
+		fuzzMount.settle(t)
 		after = readState(t, mnt)
 	}
 	wantLayout, wantView := expectedState(want)
@@ -325,6 +351,139 @@ func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) {
 	if after != wantOK {
 		t.Fatalf("after valid layout %q:\n got %+v\nwant %+v", text, after, wantOK)
 	}
+	return after
+}
+
+// settle returns once no request of the mount is waiting for the daemon (the kernel's count
+// of the connection, in fusectl) and the daemon has sent every notification queued so far (an
+// fsync waits for them): for a mount nothing else uses, that is once the asynchronous
+// RELEASE of a file closed before is over, with all it did.
+func (s *sharedMount) settle(t *testing.T) {
+	const dir = "/sys/fs/fuse/connections"
+	if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+		_ = unix.Mount("fusectl", dir, "fusectl", 0, "")
+	}
+	waiting := fmt.Sprintf("%s/%d/waiting", dir, s.conn)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		b, err := os.ReadFile(waiting)
+		if err != nil {
+			t.Fatalf("settle: %v", err)
+		}
+		if strings.TrimSpace(string(b)) == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("settle: %s requests still waiting for the daemon after 5 s", strings.TrimSpace(string(b)))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if err := fsyncFile(filepath.Join(s.mnt, "data")); err != nil {
+		t.Fatalf("settle: fsync data: %v", err)
+	}
+}
+
+// kernelStacks returns the kernel stacks of process pid's threads that are waiting in the
+// kernel, from /proc (what a hang on the mount looks like from below).
+func kernelStacks(who string, pid int) []byte {
+	out := fmt.Appendf(nil, "\n\nkernel stacks of the %s (pid %d):\n", who, pid)
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, task := range tasks {
+		if stack, err := os.ReadFile(task + "/stack"); err == nil && len(stack) > 0 {
+			out = fmt.Appendf(out, "%s:\n%s", filepath.Base(task), stack)
+		}
+	}
+	return out
+}
+
+// viewMapper is a "mapper" client of view that lives across inputs and their layouts: c,
+// started on first use, and the size of its mapping in pages.
+type viewMapper struct {
+	c      *mapperClient
+	mapped int
+}
+
+// check stores through the mapping of view, mapped anew only when the view's size changed:
+// input n fills view page n mod the view's pages with a letter that data never holds, and
+// msyncs. read(2) of data must then show it in the store page that view page shows, and the
+// mapping itself at every view page that shows that store page (aliases too). Then a
+// write(2) to data puts the page back, which the mapping must show at once, so that every
+// input starts from the same data (letters(fuzzDataPages)). st is the mount's state before.
+// It returns what did not hold; each mapper command runs under the mapper's watchdog (and
+// in FuzzLayoutWrite the input under the target's).
+func (m *viewMapper) check(t *testing.T, mnt string, st mountState, n int64) error {
+	if m.c == nil {
+		c, err := launchMapper(t, mnt, "view")
+		if err != nil {
+			t.Fatalf("start a mapper of view: %v", err)
+		}
+		m.c, m.mapped = c, len(st.view)
+	}
+	c := m.c
+	c.t = t
+	if m.mapped != len(st.view) {
+		c.ok("munmap", "map")
+		m.mapped = len(st.view)
+	}
+	v := int(n % int64(len(st.view)))
+	shown := st.view[v] // the store page it shows: shown-'A'
+	mark := byte('a' + n%26)
+	marked := func(s string) string { return strings.ReplaceAll(s, string(shown), string(mark)) }
+	c.ok(fmt.Sprintf("poke %d %c", v, mark), "msync")
+	data, err := os.ReadFile(filepath.Join(mnt, "data"))
+	if err != nil {
+		return fmt.Errorf("read data: %v (the daemon no longer answers?)", err)
+	}
+	if got, want := pageLetters(data), marked(pageLetters(letters(fuzzDataPages))); got != want {
+		return fmt.Errorf("after a store of %q through view page %d of a mapping and msync (layout %q): data %q, want %q", mark, v, st.layout, got, want)
+	}
+	if got := c.do("show"); got != marked(st.view) {
+		return fmt.Errorf("after a store of %q through view page %d of a mapping and msync (layout %q): the mapping shows %q, want %q", mark, v, st.layout, got, marked(st.view))
+	}
+	f, err := os.OpenFile(filepath.Join(mnt, "data"), os.O_WRONLY, 0)
+	if err == nil {
+		page := int64(shown - 'A')
+		_, err = f.WriteAt(letters(fuzzDataPages)[page*int64(pageSize):(page+1)*int64(pageSize)], page*int64(pageSize))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write data back: %v", err)
+	}
+	if got := c.do("show"); got != st.view {
+		return fmt.Errorf("after data page %c was written back by write(2) (layout %q): the mapping of view shows %q, want %q", shown, st.layout, got, st.view)
+	}
+	return nil
+}
+
+// TestFuzzMmapCheckCatchesLoss proves FuzzLayoutWrite's mapping check by planting the loss
+// it exists for: on a mount like the fuzz target's, under an aliasing layout, it passes; with
+// the engine dropping every write (engine.DropAcknowledgedWrites: the kernel's writeback of
+// the stored page is acknowledged and never stored), it must report that data does not show
+// the store.
+func TestFuzzMmapCheckCatchesLoss(t *testing.T) {
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(fuzzDataPages)), MaxViewPages: fuzzMaxView})
+	if err := writeLayout(mnt, []byte("0-3 0-3 7"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var m viewMapper
+	t.Cleanup(func() {
+		if m.c != nil {
+			m.c.quit()
+		}
+	})
+	for n := range int64(3) { // view pages 0, 1, 2, each an alias of view page 4, 5, 6
+		if err := m.check(t, mnt, readState(t, mnt), n); err != nil {
+			t.Fatalf("with nothing planted: %v", err)
+		}
+	}
+	restore := engine.DropAcknowledgedWrites(1)
+	err := m.check(t, mnt, readState(t, mnt), 5)
+	restore()
+	if err == nil || !strings.Contains(err.Error(), "data") {
+		t.Fatalf("with every write dropped, the check says %v; want data not showing the store", err)
+	}
+	t.Logf("caught: %v", err)
 }
 
 func atoi(t *testing.T, s string) int64 {

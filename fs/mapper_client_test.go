@@ -264,10 +264,16 @@ func launchMapper(t *testing.T, mnt, name string) (*mapperClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	stop := watchdog(t, mnt, mapperTimeout, "starting a mapper of "+name)
+	stop := watchdog(t, mnt, mapperTimeout, "starting a mapper of "+name+", which opens and maps it")
 	defer stop()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}, nil
+	c := &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}
+	if line, err := c.out.ReadString('\n'); strings.TrimSpace(line) != "ready" {
+		in.Close()
+		cmd.Wait()
+		return nil, fmt.Errorf("mapper of %s did not start: %q, %v", name, line, err)
+	}
+	return c, nil
 }

@@ -169,6 +169,48 @@ func TestStressCatchesPlantedLoss(t *testing.T) {
 	}
 }
 
+// TestStressCatchesLayoutFaults proves the layout checks of the readers by planting the
+// faults they exist for, with the readers and the flipper of the stress workload running
+// (no writers: their own check would catch the first fault too): a layout that shows before
+// it is in force as far as anyone may know — the flipper confirms each layout before it
+// writes it, so a read that starts then and sees the previous layout shows one no longer in
+// force, which the old check (any layout ever used) accepted —, and a read made of two
+// READs that a layout change may come between — the direct-I/O readers read in two halves
+// and check them as one read, which the old check skipped past 32 pages. Each run must be
+// caught by the check named.
+func TestStressCatchesLayoutFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant stressPlant
+		want  string
+	}{
+		{"early-confirm", plantEarlyConfirm, "of the layouts in force during"},
+		{"split-read", plantSplitReads, "fits none of the layouts in force during it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStress(t, stressReaders)
+			s.writers, s.plant = 0, tc.plant
+			s.run(until(30 * time.Second))
+			if s.caught == "" {
+				t.Fatalf("30 s of reads and layout changes with the fault planted, and no check caught it (%s)", s.report(tc.name))
+			}
+			if !strings.Contains(s.caught, tc.want) {
+				t.Fatalf("caught by another check than the one expected (%q): %s", tc.want, s.caught)
+			}
+			t.Logf("caught: %s", s.caught)
+		})
+	}
+}
+
+// stressPlant is a fault planted in the stress workload, to prove a check.
+type stressPlant int
+
+const (
+	plantNothing      stressPlant = iota
+	plantEarlyConfirm             // the flipper confirms each layout before writing it
+	plantSplitReads               // direct-I/O readers read in two halves, checked as one read
+)
+
 // stressPlantedLosses is how many planted losses TestStressCatchesPlantedLoss waits for.
 const stressPlantedLosses = 2
 
@@ -322,8 +364,12 @@ type stress struct {
 	t   *testing.T
 	mnt string
 	e   *engine.Engine
-	// readers is how many readers run.
-	readers int
+	// readers and writers are how many of each run.
+	readers, writers int
+	// plant is the fault planted in the workload, if any; caught is then the first failure
+	// the checks found (instead of failing the test).
+	plant  stressPlant
+	caught string
 
 	// storeLock is held exclusively by a store through a mapping, and shared by a write(2),
 	// an msync and a layout change until acknowledged (see TestStress).
@@ -358,7 +404,7 @@ func startStress(t *testing.T, readers int) *stress {
 		copy(initial[p*int64(pageSize):], encodeStressPage(initialTag(p)))
 	}
 	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(initial)})
-	s := &stress{t: t, mnt: mnt, e: e, readers: readers}
+	s := &stress{t: t, mnt: mnt, e: e, readers: readers, writers: stressWriters}
 	if mr := maxRead(t, mnt); mr < stressPages*pageSize {
 		t.Fatalf("the mount's max_read is %d bytes, less than the view (%d): a read would be several requests, which the single-layout check does not allow for", mr, stressPages*pageSize)
 	}
@@ -393,9 +439,14 @@ func maxRead(t *testing.T, mnt string) int {
 
 func (s *stress) fail(format string, args ...any) {
 	s.t.Helper()
-	if s.failed.CompareAndSwap(false, true) {
-		s.t.Errorf(format, args...)
+	if !s.failed.CompareAndSwap(false, true) {
+		return
 	}
+	if s.plant != plantNothing {
+		s.caught = fmt.Sprintf(format, args...) // read once the workload is over
+		return
+	}
+	s.t.Errorf(format, args...)
 }
 
 func (s *stress) lostCount() int64 {
@@ -450,6 +501,9 @@ func (s *stress) flip(k, how int) {
 	n := int64(len(s.flips))
 	s.mu.Unlock()
 	s.announced.Store(n)
+	if s.plant == plantEarlyConfirm {
+		s.confirmed.Store(n)
+	}
 	name := filepath.Join(s.mnt, "layout")
 	var err error
 	switch {
@@ -505,7 +559,7 @@ func (s *stress) layoutsBetween(c, a int64) []int {
 func (s *stress) run(done func() bool) {
 	stop := func() bool { return s.failed.Load() || done() || s.t.Context().Err() != nil }
 	var maps [stressWriters][2]*mapperClient
-	for w := range stressWriters {
+	for w := range s.writers {
 		for i, name := range []string{"view", "data"} {
 			maps[w][i] = startMapper(s.t, s.mnt, name)
 		}
@@ -514,7 +568,7 @@ func (s *stress) run(done func() bool) {
 	for i := range s.readers {
 		wg.Go(func() { s.reader(i, stop) })
 	}
-	for w := range stressWriters {
+	for w := range s.writers {
 		wg.Go(func() { s.writer(w, maps[w], stop) })
 	}
 	wg.Go(func() { s.observer(stop) })
@@ -525,7 +579,7 @@ func (s *stress) run(done func() bool) {
 		}
 	})
 	wg.Wait()
-	for w := range maps {
+	for w := range s.writers {
 		for _, c := range maps[w] {
 			c.quit()
 		}
@@ -563,7 +617,19 @@ func (s *stress) reader(i int, stop func() bool) {
 		s.storeLock.RLock()
 		c := s.confirmed.Load()
 		before := s.lastSeqs()
-		k, err := f.ReadAt(buf[:n*pageSize], int64(first*pageSize))
+		var k int
+		if s.plant == plantSplitReads && direct && n > 1 {
+			// Two READs checked as one read: a layout change between them mixes layouts.
+			h := n / 2 * pageSize
+			k, err = f.ReadAt(buf[:h], int64(first*pageSize))
+			if err == nil {
+				var k2 int
+				k2, err = f.ReadAt(buf[h:n*pageSize], int64(first*pageSize+h))
+				k += k2
+			}
+		} else {
+			k, err = f.ReadAt(buf[:n*pageSize], int64(first*pageSize))
+		}
 		a := s.announced.Load()
 		s.storeLock.RUnlock()
 		if err != nil || k != n*pageSize {
