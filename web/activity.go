@@ -12,10 +12,10 @@ import (
 // meantime: a 1 GiB cat, a million small writes, a stuck browser. Past them the record gets
 // coarser (spans merge, a file is not named), never larger.
 const (
-	maxSpans    = 16   // page spans per list; more are merged with their nearest neighbour
-	maxFiles    = 16   // files (data and views) whose activity is told apart
-	maxRunsWalk = 4096 // runs looked up per message to find the store pages behind view reads
-	maxChanged  = 16   // views named as having a new layout
+	maxSpans    = 16      // page spans per list; more are merged with their nearest neighbour
+	maxFiles    = 16      // files (data and views) whose activity is told apart
+	maxRunsWalk = 1 << 16 // runs looked up per message for the store pages behind view reads (a few ms)
+	maxChanged  = 16      // views named as having a new layout
 )
 
 // span is the pages [Lo, Hi).
@@ -51,6 +51,17 @@ func (p *spans) add(lo, hi int64) {
 		s = slices.Delete(s, k+1, k+2)
 	}
 	*p = s
+}
+
+// clip returns the spans below n.
+func (p spans) clip(n int64) spans {
+	out := make(spans, 0, len(p))
+	for _, s := range p {
+		if s.Lo < n {
+			out = append(out, span{s.Lo, min(s.Hi, n)})
+		}
+	}
+	return out
 }
 
 // pairs is the spans as [lo, hi) pairs for JSON.
@@ -90,8 +101,10 @@ type pending struct {
 }
 
 // add records one engine event. It runs in the engine's callback, for every read and write of
-// the mount: constant work, no allocation once the file is known.
-func (p *pending) add(ev engine.Event, pageSize int64) {
+// the mount: constant work, no allocation once the file is known. sizes are the files' sizes
+// in bytes as last seen (sizes): a read is told as asked, and the kernel asks past the end
+// (read-ahead, a cat's buffer), so it is clipped to what the file had.
+func (p *pending) add(ev engine.Event, pageSize int64, sizes map[fileKey]int64) {
 	p.any = true
 	switch ev.Kind {
 	case engine.LayoutApplied:
@@ -116,16 +129,22 @@ func (p *pending) add(ev engine.Event, pageSize int64) {
 	default:
 		return
 	}
-	fa := p.file(fileKey{data: ev.Kind == engine.DataWritten || ev.Kind == engine.DataRead, view: ev.View})
+	key := keyOf(ev)
+	fa := p.file(key)
 	if fa == nil {
 		p.unnamed++
 		return
 	}
-	lo, hi := ev.Off/pageSize, (ev.Off+ev.Len+pageSize-1)/pageSize
+	end := ev.Off + ev.Len
+	lo, hi := ev.Off/pageSize, (end+pageSize-1)/pageSize
 	switch ev.Kind {
 	case engine.DataRead, engine.ViewRead:
+		if size, ok := sizes[key]; ok && end > size {
+			end = max(size, ev.Off)
+			hi = (end + pageSize - 1) / pageSize
+		}
 		fa.readPages.add(lo, hi)
-		fa.readBytes += ev.Len
+		fa.readBytes += end - ev.Off
 	default:
 		fa.writePages.add(lo, hi)
 		fa.writeBytes += ev.Len
@@ -135,10 +154,33 @@ func (p *pending) add(ev engine.Event, pageSize int64) {
 	}
 }
 
-func (p *pending) file(k fileKey) *fileActivity {
-	if k.data {
-		k.view = ""
+// keyOf names the file an event of a read or write concerns.
+func keyOf(ev engine.Event) fileKey {
+	if ev.Kind == engine.DataWritten || ev.Kind == engine.DataRead {
+		return fileKey{data: true}
 	}
+	return fileKey{view: ev.View}
+}
+
+// maxSized bounds the files whose sizes a stream keeps for clipping reads.
+const maxSized = 64
+
+// sizes returns the sizes in bytes of data and of the views (the first maxSized), as reads are
+// clipped to.
+func sizes(e *engine.Engine) map[fileKey]int64 {
+	m := map[fileKey]int64{{data: true}: e.DataSize(), {view: engine.MainView}: e.Main().ViewSize()}
+	for _, name := range e.ViewNames() {
+		if len(m) >= maxSized {
+			break
+		}
+		if v, ok := e.View(name); ok {
+			m[fileKey{view: name}] = v.ViewSize()
+		}
+	}
+	return m
+}
+
+func (p *pending) file(k fileKey) *fileActivity {
 	if fa, ok := p.files[k]; ok {
 		return fa
 	}
@@ -201,18 +243,28 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 		if k.data {
 			fr.File = "data"
 		}
-		if len(fa.readPages) > 0 {
-			op := &opReport{Bytes: fa.readBytes, Pages: fa.readPages.pairs()}
+		if read := fa.readPages; len(read) > 0 {
+			// Clipped again to the sizes of now, in case a file shrank since its size was
+			// last seen.
+			op := &opReport{Bytes: fa.readBytes}
 			if k.data {
+				read = read.clip(e.DataPages())
+				op.Pages = read.pairs()
 				op.Store = op.Pages
 			} else if v, ok := e.View(k.view); ok {
+				runs := v.Remapper().Runs()
+				read = read.clip(run.ViewPages(runs))
+				op.Pages = read.pairs()
 				var st spans
-				op.Partial = storeBehind(&st, v.Remapper().Runs(), fa.readPages, &budget)
+				op.Partial = storeBehind(&st, runs, read, &budget)
 				op.Store = st.pairs()
-			} else {
-				op.Store = [][2]int64{}
 			}
-			fr.Read = op
+			if len(read) > 0 && op.Store != nil {
+				fr.Read = op
+			}
+		}
+		if fr.Read == nil && len(fa.writePages) == 0 {
+			continue
 		}
 		if len(fa.writePages) > 0 {
 			fr.Write = &opReport{Bytes: fa.writeBytes, Pages: fa.writePages.pairs(), Store: fa.writeStore.pairs()}

@@ -38,6 +38,7 @@ type message struct {
 // kicks the stream's goroutine, which alone talks to the network: a browser that stops
 // reading holds up its own goroutine until the write deadline drops it, never the mount.
 type stream struct {
+	e        *engine.Engine
 	view     string
 	pageSize int64
 
@@ -45,19 +46,45 @@ type stream struct {
 	// p is what happened since the last message. Protected by mu, held only to record an
 	// event or to take the record.
 	p pending
+	// sizes are the files' sizes as of the last message, to clip reads to (activity.go).
+	// Protected by mu; replaced whole, never modified.
+	sizes map[fileKey]int64
 
 	kick chan struct{} // capacity 1: something is pending
 }
 
-// event is the engine's callback: record and kick, at once.
+// event is the engine's callback: record and kick, at once. After a change of sizes (a layout,
+// a truncate, a view made, data grown) it reads the sizes again first, so that reads right
+// after it are clipped to the new ones; that costs a look at each view, and such changes are
+// rare next to reads.
 func (st *stream) event(ev engine.Event) {
+	if st.resized(ev) {
+		st.setSizes(sizes(st.e))
+	}
 	st.mu.Lock()
-	st.p.add(ev, st.pageSize)
+	st.p.add(ev, st.pageSize, st.sizes)
 	st.mu.Unlock()
 	select {
 	case st.kick <- struct{}{}:
 	default:
 	}
+}
+
+// resized says whether ev may have changed the size of data or of a view.
+func (st *stream) resized(ev engine.Event) bool {
+	switch ev.Kind {
+	case engine.LayoutApplied, engine.Truncated, engine.ViewCreated:
+		return true
+	case engine.DataWritten, engine.ViewWritten:
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		for _, x := range ev.Store {
+			if x.Off+x.Len > st.sizes[fileKey{data: true}] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // take returns what is pending and starts a new record.
@@ -67,6 +94,13 @@ func (st *stream) take() pending {
 	p := st.p
 	st.p = pending{}
 	return p
+}
+
+// setSizes records the files' sizes of now, read with no lock held.
+func (st *stream) setSizes(m map[fileKey]int64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.sizes = m
 }
 
 // serveEvents is GET /events: a text/event-stream of "change" events for the view named, the
@@ -88,7 +122,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, v *engine.V
 		refuse(w, http.StatusInternalServerError, "event stream: "+err.Error())
 		return
 	}
-	st := &stream{view: v.Name(), pageSize: remapper.PageSize(), kick: make(chan struct{}, 1)}
+	st := &stream{e: s.e, view: v.Name(), pageSize: remapper.PageSize(), kick: make(chan struct{}, 1), sizes: sizes(s.e)}
 	cancel := s.e.Subscribe(st.event)
 	defer cancel()
 

@@ -129,6 +129,28 @@ func TestEventsActivity(t *testing.T) {
 		}
 		return len(seen) == 2
 	})
+
+	// A read is told as the file had it: clipped at its end, to the size of the moment (a
+	// layout that grew the view just before counts).
+	if err := e.Main().ApplyText([]byte("0-3 0-3")); err != nil {
+		t.Fatal(err)
+	}
+	read(e.Main(), 0, 64*ps) // asked for 64 pages, as read-ahead does; the view has 8
+	m = c.until(5*time.Second, "the read past the end", func(m message) bool { return len(m.Activity) > 0 })
+	want = fileReport{File: "view", Read: &opReport{Bytes: 8 * ps, Pages: [][2]int64{{0, 8}}, Store: [][2]int64{{0, 4}}}}
+	if got := m.Activity; len(got) != 1 || !sameReport(got[0], want) {
+		t.Errorf("activity %s, want %s", reportsText(got), reportsText([]fileReport{want}))
+	}
+	l, err := e.DataSlices(2*ps, int(10*ps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	m = c.until(5*time.Second, "the data read past the end", func(m message) bool { return len(m.Activity) > 0 })
+	want = fileReport{File: "data", Read: &opReport{Bytes: 2 * ps, Pages: [][2]int64{{2, 4}}, Store: [][2]int64{{2, 4}}}}
+	if got := m.Activity; len(got) != 1 || !sameReport(got[0], want) {
+		t.Errorf("activity %s, want %s", reportsText(got), reportsText([]fileReport{want}))
+	}
 }
 
 func sameReport(a, b fileReport) bool {

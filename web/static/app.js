@@ -453,8 +453,10 @@
     return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
   }
 
-  function spanText(list) {
-    return list.map(([lo, hi]) => (hi - lo === 1 ? String(lo) : lo + '-' + (hi - 1))).join(' ');
+  // spanText writes page spans as the layout language would ("0-3 7"), the first few of them.
+  function spanText(list, most = 8) {
+    const s = list.slice(0, most).map(([lo, hi]) => (hi - lo === 1 ? String(lo) : lo + '-' + (hi - 1))).join(' ');
+    return list.length > most ? s + ` … (${list.length - most} more)` : s;
   }
 
   function fileName(r) {
