@@ -375,4 +375,10 @@ func TestBrowser(t *testing.T) {
 		})
 		b.wait("no reload", notReloaded)
 	})
+
+	// Nothing the page did was blocked by its own policy (the inline script and style by hash,
+	// map.svg from a blob: URL, its density image from a data: URL).
+	if v := b.eval(`document.body.dataset.cspViolations || ''`); v != "" {
+		t.Errorf("the page's Content-Security-Policy blocked: %s", v)
+	}
 }

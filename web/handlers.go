@@ -23,8 +23,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /map.svg", s.viewed(getMapSVG))
 	mux.HandleFunc("GET /status", s.viewed(getStatus))
 	mux.HandleFunc("GET /vmas", s.viewed(getVMAs))
-	mux.HandleFunc("GET /map.json", s.viewed(getMapJSON))
-	mux.HandleFunc("GET /page", s.viewed(getPage))
+	mux.HandleFunc("GET /map.json", s.viewed(s.getMapJSON))
+	mux.HandleFunc("GET /page", s.viewed(s.getPage))
 	return mux
 }
 
@@ -118,11 +118,11 @@ type mapInfo struct {
 	Pages      []int64 `json:"pages"`
 }
 
-func getMapJSON(w http.ResponseWriter, r *http.Request, v *engine.View) {
+func (s *Server) getMapJSON(w http.ResponseWriter, r *http.Request, v *engine.View) {
 	runs := v.Remapper().Runs()
 	m := mapInfo{
 		View: v.Name(), Generation: v.Generation(), ViewPages: run.ViewPages(runs),
-		DataPages: v.Remapper().Store().DataPages(), Runs: len(runs),
+		DataPages: s.e.DataPages(), Runs: len(runs),
 	}
 	m.Small = m.ViewPages <= render.SmallView
 	if m.Small {
@@ -146,7 +146,7 @@ type pageInfo struct {
 
 // getPage answers /page?n=N, what hovering a view page of a large view shows. It walks the
 // runs once: a million-run view costs a millisecond.
-func getPage(w http.ResponseWriter, r *http.Request, v *engine.View) {
+func (s *Server) getPage(w http.ResponseWriter, r *http.Request, v *engine.View) {
 	q := r.URL.Query().Get("n")
 	n, err := strconv.ParseInt(q, 10, 64)
 	if err != nil || n < 0 {
@@ -160,7 +160,7 @@ func getPage(w http.ResponseWriter, r *http.Request, v *engine.View) {
 		return
 	}
 	f := runs[i].File + n - runs[i].View
-	p := pageInfo{View: n, Store: f, PastData: f >= v.Remapper().Store().DataPages(), Aliases: []int64{}}
+	p := pageInfo{View: n, Store: f, PastData: f >= s.e.DataPages(), Aliases: []int64{}}
 	for _, r := range runs {
 		if f >= r.File && f < r.File+r.Count {
 			p.AliasCount++

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,11 +60,18 @@ func newServer(t testing.TB, e *engine.Engine, opts Options) *Server {
 	return s
 }
 
+// base is where requests of the tests go: the listener's port on 127.0.0.1, whatever address
+// it serves (every server takes that Host).
+func base(s *Server) string {
+	_, port, _ := net.SplitHostPort(s.listener.Addr().String())
+	return "http://127.0.0.1:" + port + "/"
+}
+
 // call makes one request with the token in a header unless told otherwise (token ""), and
 // returns the response with its body read.
 func call(t testing.TB, s *Server, method, path string, body io.Reader, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.Address()+strings.TrimPrefix(path, "/"), body)
+	req, err := http.NewRequest(method, base(s)+strings.TrimPrefix(path, "/"), body)
 	if err != nil {
 		t.Fatalf("request %s %s: %v", method, path, err)
 	}
@@ -129,7 +137,7 @@ func (m message) status(t testing.TB) map[string]any {
 
 func openEvents(t testing.TB, s *Server, query string) *sseClient {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.Address()+"events"+query, nil)
+	req, err := http.NewRequest("GET", base(s)+"events"+query, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,6 +119,9 @@ type Server struct {
 
 	done chan struct{} // closed when Serve has returned
 	err  error         // what Serve returned; read after done
+
+	closeOnce sync.Once
+	closeErr  error // what Close returned; set once
 }
 
 // New listens on opts.Addr and serves the page in the background; it records the address
@@ -194,6 +197,11 @@ func (s *Server) Address() string { return s.url }
 // Close stops serving: every event stream ends, requests in flight get a moment to finish,
 // then every connection is closed. The engine's status says web: off again.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.e.SetWebAddress("")
 	s.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -366,7 +366,9 @@
   // and scales are read from the picture itself (its frame and tick labels), so the overlay has
   // exactly map.svg's bounds.
   function drawLarge(info, text) {
-    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    // Parsed only to be measured (it is shown from a blob: URL); its style attributes would
+    // count against the page's policy, and measuring needs none.
+    const doc = new DOMParser().parseFromString(text.replace(/ style="[^"]*"/g, ''), 'image/svg+xml');
     const root = doc.documentElement;
     const width = Number(root.getAttribute('width')), height = Number(root.getAttribute('height'));
     const frames = [...doc.querySelectorAll('rect[fill="none"]')];
@@ -537,6 +539,14 @@
   }
 
   // ---- start ----
+
+  // Anything the Content-Security-Policy blocks is a bug of this page: say so where a test (or
+  // a curious user) can see it.
+  document.addEventListener('securitypolicyviolation', (ev) => {
+    const b = document.body;
+    b.dataset.cspViolations = (b.dataset.cspViolations || '') + ev.violatedDirective + ' ' + ev.blockedURI + ' at ' + ev.sourceFile + ':' + ev.lineNumber + ':' + ev.columnNumber + ' ' + ev.sample + '; ';
+    console.error('blocked by the page\'s policy:', ev.violatedDirective, ev.blockedURI);
+  });
 
   $('views').addEventListener('change', (ev) => switchView(ev.target.value));
   connect();
