@@ -116,7 +116,7 @@ func TestPagePolicy(t *testing.T) {
 		t.Errorf("policy %q allows a remote load or inline code beyond the page's own", csp)
 	}
 	for _, tag := range []string{"script", "style"} {
-		m := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`).FindAllStringSubmatch(html, -1)
+		m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(html, -1)
 		if len(m) != 1 {
 			t.Fatalf("the page has %d inline <%s>, want 1", len(m), tag)
 		}
