@@ -92,8 +92,9 @@ type Engine struct {
 	// viewsMu.
 	webAddr string
 
-	// beforeLayout, if set, runs before a view's new layout is built (SetBeforeLayout).
-	beforeLayout atomic.Pointer[func(*View)]
+	// keeper, if set, keeps a binding's kernel caches exact around layout changes
+	// (SetCacheKeeper).
+	keeper atomic.Pointer[CacheKeeper]
 
 	note func(string) // Options.Note, or nothing; immutable
 
@@ -101,16 +102,26 @@ type Engine struct {
 	saveMu sync.Mutex
 }
 
-// SetBeforeLayout sets fn to run before each new layout of a view is built, in the goroutine
-// applying it, with no lock held. It may block: the FUSE binding waits there until what
-// processes stored through mappings of the view has been written back, so that those stores
-// land in the store pages the old layout showed, where they were made.
-func (e *Engine) SetBeforeLayout(fn func(*View)) {
-	if fn == nil {
-		e.beforeLayout.Store(nil)
+// CacheKeeper is what a binding whose files the kernel caches (the FUSE binding) does around a
+// layout change. Both run in the goroutine applying the layout, with no lock held, and may
+// block: every caller of a layout change (a layout file's flush or release, the web, the
+// start) may wait there.
+type CacheKeeper interface {
+	// BeforeLayout returns once what processes stored through mappings of v has been
+	// written back, so that those stores land where the old layout showed them.
+	BeforeLayout(v *View)
+	// AfterLayout returns once the kernel's caches of v show its new layout, so that a
+	// reader after the apply returns sees it.
+	AfterLayout(v *View)
+}
+
+// SetCacheKeeper sets (nil: removes) the binding that keeps kernel caches exact.
+func (e *Engine) SetCacheKeeper(k CacheKeeper) {
+	if k == nil {
+		e.keeper.Store(nil)
 		return
 	}
-	e.beforeLayout.Store(&fn)
+	e.keeper.Store(&k)
 }
 
 // New makes an Engine with its store filled and the main view's initial layout applied.

@@ -66,13 +66,16 @@ func (v *View) Apply(l *layout.Layout) error {
 	if err == nil {
 		v.e.save(v)
 		v.e.events.send(Event{Kind: LayoutApplied, View: v.name})
+		if k := v.e.keeper.Load(); k != nil {
+			(*k).AfterLayout(v)
+		}
 	}
 	return err
 }
 
 func (v *View) apply(l *layout.Layout) error {
-	if fn := v.e.beforeLayout.Load(); fn != nil {
-		(*fn)(v)
+	if k := v.e.keeper.Load(); k != nil {
+		(*k).BeforeLayout(v)
 	}
 	v.applyMu.Lock()
 	defer v.applyMu.Unlock()

@@ -25,8 +25,9 @@ var (
 	_ = (fusefs.NodeFsyncer)((*dataNode)(nil))
 )
 
-// Open serves data with direct IO: the view writes into the same store
-// behind the kernel's back, so read(2) must always come here.
+// Open serves data with direct I/O: every read comes to the daemon, so a descriptor already
+// open sees every change at once (only mappings go through the page cache, which the
+// notifiers keep exact: cache.go).
 func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		if errno := n.truncate(0); errno != 0 {

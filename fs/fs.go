@@ -46,16 +46,19 @@ type Root struct {
 func NewRoot(e *engine.Engine) *Root {
 	r := &Root{e: e}
 	r.unsubscribe = e.Subscribe(r.changed)
-	e.SetBeforeLayout(r.writeBack)
+	e.SetCacheKeeper(r)
 	return r
 }
 
-// writeBack returns once the pages processes stored into through mappings of view v are
+var _ engine.CacheKeeper = (*Root)(nil)
+
+// BeforeLayout returns once the pages processes stored into through mappings of view v are
 // written back: dropping the whole cache writes dirty pages back first. A layout about to
 // change waits for it, so that those stores land where the old layout put them. Every
 // caller of a layout change may wait for a view's notifier (cache.go): the layout file's
-// FLUSH and RELEASE, the web, startup.
-func (r *Root) writeBack(v *engine.View) {
+// FLUSH and RELEASE, a SETATTR of layout (layout's own writeback is blocked, and no
+// notifier touches layout), the web, startup.
+func (r *Root) BeforeLayout(v *engine.View) {
 	for _, c := range r.viewCaches() {
 		if c.view == v {
 			c.queueWhole()
@@ -64,10 +67,20 @@ func (r *Root) writeBack(v *engine.View) {
 	}
 }
 
+// AfterLayout returns once the kernel holds nothing of v's old layout (the whole drop that
+// the layout's event queued is sent), for the same callers as BeforeLayout.
+func (r *Root) AfterLayout(v *engine.View) {
+	for _, c := range r.viewCaches() {
+		if c.view == v {
+			c.wait()
+		}
+	}
+}
+
 // Close stops following the engine's events and stops the notifiers.
 func (r *Root) Close() {
 	r.unsubscribe()
-	r.e.SetBeforeLayout(nil)
+	r.e.SetCacheKeeper(nil)
 	for _, c := range r.cached() {
 		c.stop()
 	}

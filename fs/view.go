@@ -30,9 +30,7 @@ var (
 	_ = (fusefs.NodeReleaser)((*viewNode)(nil))
 )
 
-// Open serves view with direct IO so that a descriptor already open sees a
-// new layout or a write through data at once; mmap readers go through the
-// page cache, which every change invalidates.
+// Open serves view with direct I/O, as data (dataNode.Open).
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	n.opens.opened()
 	return viewHandle{}, fuse.FOPEN_DIRECT_IO, 0
