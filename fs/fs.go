@@ -39,6 +39,8 @@ type Root struct {
 	unsubscribe func() // immutable
 
 	nextIno atomic.Uint64 // the next inode number for a named view's directory and files
+
+	webURL string // MountOptions.WebURL; immutable once mounted
 }
 
 // NewRoot makes the root of a mount of e. It follows e's events to keep the kernel's caches
@@ -172,6 +174,7 @@ var _ = (fusefs.NodeOnAdder)((*Root)(nil))
 const (
 	inoData = 2 + iota
 	inoViews
+	inoWeb
 	inoMainView // the main view's files take inoMainView .. inoMainView+len(viewFileNames)-1
 )
 
@@ -184,6 +187,11 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.AddChild("data", r.data.inode, false)
 	r.data.start()
 	r.addViewFiles(ctx, &r.Inode, r.e.Main(), inoMainView, nil)
+	if r.webURL != "" {
+		text := []byte(r.webURL + "\n")
+		web := &generatedNode{gen: func() []byte { return text }, mode: 0o400, mtime: r.e.Mounted()}
+		r.AddChild("web", r.NewPersistentInode(ctx, web, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoWeb}), false)
+	}
 	views := r.NewPersistentInode(ctx, &viewsDir{root: r}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoViews})
 	r.AddChild("views", views, false)
 	for _, name := range r.e.ViewNames() {
@@ -227,6 +235,9 @@ type MountOptions struct {
 	Logger *log.Logger
 	// PanicHandler, if set, turns a handler panic into a reply (tests fail the test there).
 	PanicHandler func(any) fuse.Status
+	// WebURL, if set, is the live page's address with its token: the mount gets a file web
+	// that only its owner may read (0400) holding it.
+	WebURL string
 }
 
 // Mount serves e at dir and returns once the kernel has the mount.
@@ -271,6 +282,7 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 		opts.MountOptions.DirectMountStrict = true
 	}
 	root := NewRoot(e)
+	root.webURL = mo.WebURL
 	srv, err := fuse.NewServer(&rawFS{RawFileSystem: fusefs.NewNodeFS(root, opts), root: root}, dir, &opts.MountOptions)
 	if err != nil {
 		root.Close()

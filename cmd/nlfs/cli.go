@@ -59,7 +59,7 @@ store), OPTIONS the options of nlfs mount.`,
 		f.Hidden = true // root's help is about the commands
 		root.Flags().AddFlag(f)
 	}
-	root.AddCommand(newMountCmd(stdout), newUmountCmd(), newDemoCmd(stdout), newApplyCmd(stdout),
+	root.AddCommand(newMountCmd(stdout), newUmountCmd(), newWebCmd(stdout), newDemoCmd(stdout), newApplyCmd(stdout),
 		newLayoutCmd(stdout), newCompletionCmd(stdout), newManCmd(stdout))
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [COMMAND]...",

@@ -21,6 +21,7 @@ import (
 //
 //	note MESSAGE            a line for the user
 //	progress LOADED TOTAL   loading the source (TOTAL -1: not known)
+//	web URL                 the live page's address, with its token
 //	ready                   the mount is up
 //	error CODE MESSAGE      it failed, with that exit code
 
@@ -58,7 +59,7 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 	w.Close()
 
 	var bar *progress
-	var line string
+	var line, page string
 	for br := bufio.NewReader(r); ; {
 		l, err := br.ReadString('\n')
 		line = strings.TrimSuffix(l, "\n")
@@ -67,6 +68,8 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 		}
 		if msg, ok := strings.CutPrefix(line, "note "); ok {
 			fmt.Fprintf(os.Stderr, "nlfs: %s\n", msg)
+		} else if url, ok := strings.CutPrefix(line, "web "); ok {
+			page = url
 		} else if loaded, total, ok := parseProgress(line); ok {
 			if bar == nil {
 				bar = newProgress("loading "+quote(c.source), total)
@@ -81,6 +84,9 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 		pid := cmd.Process.Pid
 		cmd.Process.Release()
 		fmt.Fprintf(stdout, "nlfs: serving %s (daemon pid %d); stop with: nlfs umount %s\n", quote(mnt), pid, quote(mnt))
+		if page != "" {
+			fmt.Fprintf(stdout, "nlfs: live page: %s\n", page)
+		}
 		return nil
 	}
 	state, _ := cmd.Process.Wait()
@@ -131,6 +137,9 @@ func (d *daemonPipe) sendProgress(total int64) func(int64) {
 		}
 	}
 }
+
+// web tells the caller the live page's address.
+func (d *daemonPipe) web(url string) { fmt.Fprintf(d.w, "web %s\n", url) }
 
 func (d *daemonPipe) ready() {
 	fmt.Fprintln(d.w, "ready")

@@ -18,6 +18,7 @@ import (
 	"github.com/nlfs/nlfs/fs"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/web"
 )
 
 func newMountCmd(stdout io.Writer) *cobra.Command {
@@ -109,6 +110,14 @@ func (c *mountConfig) serve(mnt string) (err error) {
 	}
 	defer e.Close()
 
+	var page *web.Server
+	if c.httpAddr != "" {
+		if page, err = web.New(e, web.Options{Addr: c.httpAddr, MaxViewPages: c.opts.MaxViewPages, Note: d.note}); err != nil {
+			return fmt.Errorf("--http %s: %w", c.httpAddr, err)
+		}
+		defer page.Close()
+	}
+
 	// Catch signals before mounting: go-fuse's mount ends with a poll of
 	// a file in the new mount, answered by this very process, and a
 	// signal that killed the process then would leave a thread waiting
@@ -119,11 +128,15 @@ func (c *mountConfig) serve(mnt string) (err error) {
 	signal.Ignore(syscall.SIGHUP)
 
 	logger := log.New(os.Stderr, "nlfs: ", 0)
-	srv, root, err := mountFUSE(mnt, e, fs.MountOptions{
+	mo := fs.MountOptions{
 		AllowOther: c.allowOther,
 		Debug:      c.debug,
 		Logger:     logger,
-	})
+	}
+	if page != nil {
+		mo.WebURL = page.URL()
+	}
+	srv, root, err := mountFUSE(mnt, e, mo)
 	if err != nil {
 		return err
 	}
@@ -143,9 +156,15 @@ func (c *mountConfig) serve(mnt string) (err error) {
 		defer removePidFile(mnt)
 	}
 	if d != nil {
+		if page != nil {
+			d.web(page.URL())
+		}
 		d.ready()
 	} else {
 		logger.Printf("serving %s; Ctrl-C unmounts", quote(mnt))
+		if page != nil {
+			logger.Printf("live page: %s", page.URL())
+		}
 	}
 
 	select {

@@ -23,6 +23,7 @@ type mountConfig struct {
 
 	source     string
 	layout     string
+	httpAddr   string
 	backend    string
 	allowOther bool
 	debug      bool
@@ -43,6 +44,7 @@ func newMountConfig() *mountConfig {
 	f.StringVar(&c.layout, "layout", "", "apply the layout in `FILE` to the view first")
 	backendFlag(f, &c.backend)
 	maxViewPagesFlag(f, &c.opts.MaxViewPages)
+	f.StringVar(&c.httpAddr, "http", "", "serve the live page on `ADDR` (host:port; port 0 picks one; loopback unless you say otherwise)")
 	switchVar(f, &c.allowOther, "allow-other", "", "let other users use the mount (with default_permissions)")
 	switchVar(f, &c.debug, "debug", "", "log every FUSE request to stderr (the caller's, even from the daemon)")
 	switchVar(f, &c.foreground, "foreground", "f", "stay attached; Ctrl-C or SIGTERM unmounts")

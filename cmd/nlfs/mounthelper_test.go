@@ -40,6 +40,7 @@ func TestMountOptions(t *testing.T) {
 		{"store", "store=" + filepath.Join(tmp, "store"), `grep '^store:' "$1/status"`, "store: " + filepath.Join(tmp, "store") + "\n"},
 		{"size", "size=64K", `grep size_limit "$1/status"`, "size_limit: 65536\n"},
 		{"backend", "backend=gather", `grep '^backend:' "$1/status"`, "backend: gather\n"},
+		{"http", "http=127.0.0.1:0", `grep -c '^web: http://127.0.0.1:[0-9]*/$' "$1/status"; stat -c %a "$1/web"`, "1\n400\n"},
 		{"max-view-pages", "max_view_pages=8", `printf '0*9' | dd of="$1/layout" status=none 2>/dev/null; grep -o 'over the maximum of 8' "$1/status"`, "over the maximum of 8\n"},
 		{"allow-other", "allow_other", `grep -c "$1 .*allow_other" /proc/self/mountinfo`, "1\n"},
 		{"debug", "debug,foreground", "", ""}, // foreground, below
