@@ -15,6 +15,13 @@ type Field struct {
 	Value any
 }
 
+// The values of the status key "layout": whether a layout is in force, and what that means for
+// the view's size. The first word is the mode, for scripts.
+const (
+	LayoutPinned   = "pinned (set by a layout: the view keeps its pages when data's size changes)"
+	LayoutIdentity = "identity (no layout: the view is data, page for page, and follows its size)"
+)
+
 // Status returns the view's status keys in order. The main view's also describe the store
 // and the mount (store, views, web).
 func (v *View) Status() []Field {
@@ -25,9 +32,10 @@ func (v *View) Status() []Field {
 	if lastErr == "" {
 		lastErr = "none"
 	}
-	mode := "identity (follows data)"
+	// The value says what it means: a newcomer reading "layout: pinned" had nothing to go on.
+	mode := LayoutIdentity
 	if v.Pinned() {
-		mode = "pinned"
+		mode = LayoutPinned
 	}
 	f := []Field{
 		{"page_size", remapper.PageSize()},

@@ -27,7 +27,7 @@ func TestTLPI(t *testing.T) {
 	st := status(t, mnt)
 	for k, want := range map[string]string{
 		"page_size": "4096", "data_bytes": "12288", "data_pages": "3", "view_pages": "3",
-		"runs": "3", "generation": "1", "last_error": "none", "layout": "pinned",
+		"runs": "3", "generation": "1", "last_error": "none", "layout": engine.LayoutPinned,
 	} {
 		if st[k] != want {
 			t.Errorf("status %s = %q, want %q", k, st[k], want)
@@ -333,7 +333,7 @@ func TestGeneratedFiles(t *testing.T) {
 	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(3))})
 	sh(t, mnt, "echo '2 1 0' > layout")
 	m := sh(t, mnt, "cat map")
-	for _, want := range []string{"view 0 -> file 2", "view 1 -> file 1", "view 2 -> file 0"} {
+	for _, want := range []string{"view 0 -> store 2", "view 1 -> store 1", "view 2 -> store 0"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("map lacks %q:\n%s", want, m)
 		}

@@ -37,7 +37,7 @@ func TestNamedViews(t *testing.T) {
 		t.Errorf("the main view's generation moved with other views' layouts: %s", st["generation"])
 	}
 	rev := statusOf(t, mnt, "views/rev/status")
-	if rev["view"] != "rev" || rev["generation"] != "1" || rev["runs"] != "4" || rev["layout"] != "pinned" {
+	if rev["view"] != "rev" || rev["generation"] != "1" || rev["runs"] != "4" || rev["layout"] != engine.LayoutPinned {
 		t.Errorf("views/rev/status: %v", rev)
 	}
 	if v, _ := e.View("rev"); sh(t, mnt, "cat views/rev/map") != string(v.MapText()) {

@@ -72,6 +72,37 @@ func renderRandomPlusRun() []run.Run {
 	return layout.Compile(pages)
 }
 
+// renderLetters is what the demos' stores hold: page i filled with the letter A+i; pages from 26 on
+// hold zeros, which are not printable.
+func renderLetters(p int64) (byte, bool) {
+	if p >= 26 {
+		return 0, true
+	}
+	return byte('A' + p), true
+}
+
+const renderBase = 0x7f0bdfa04000
+
+// renderMaps is what /proc/self/maps says of a view mapped at renderBase with these runs: one line
+// per run, as the kernel holds one VMA per maximal run.
+func renderMaps(runs []run.Run) []string {
+	var lines []string
+	var view uint64
+	for _, r := range runs {
+		lo := renderBase + view*4096
+		view += uint64(r.Count)
+		lines = append(lines, fmt.Sprintf("%x-%x rw-s %08x 00:01 2054                       /memfd:nlfs-data (deleted)", lo, renderBase+view*4096, r.File*4096))
+	}
+	return lines
+}
+
+// renderMounted is what engine passes for a mounted view of these runs: VMAs and letters.
+func renderMounted(runs []run.Run, data int64, backend string) Info {
+	return Info{DataPages: data, VMAs: int64(len(runs)), Backend: backend, Maps: renderMaps(runs), ViewAddr: renderBase, FirstByte: renderLetters}
+}
+
+var renderTLPIInfo = renderMounted(renderPages(2, 1, 0), 3, "remap")
+
 type renderCase struct {
 	name string
 	runs func() []run.Run
@@ -81,7 +112,20 @@ type renderCase struct {
 var renderCases = []renderCase{
 	{"empty", func() []run.Run { return nil }, Info{DataPages: 16, VMAs: 0, Backend: "remap"}},
 	{"identity-8", func() []run.Run { return run.Identity(8) }, Info{DataPages: 8, VMAs: 1, Backend: "remap"}},
-	{"tlpi", func() []run.Run { return renderPages(2, 1, 0) }, Info{DataPages: 3, VMAs: 3, Backend: "remap"}},
+	{"tlpi", func() []run.Run { return renderPages(2, 1, 0) }, renderTLPIInfo},
+	{"tlpi-layout-show", func() []run.Run { return renderPages(2, 1, 0) }, Info{DataPages: 3, VMAs: -1}},
+	{"issue11-4-5_2-5", func() []run.Run { return renderPages(4, 5, 2, 3, 4, 5) }, renderMounted(renderPages(4, 5, 2, 3, 4, 5), 6, "remap")},
+	{"alias-frames", func() []run.Run { return renderPages(0, 0, 0, 1) }, func() Info {
+		i := renderMounted(renderPages(0, 0, 0, 1), 2, "remap")
+		i.Frames = []uint64{0x1a2b3, 0x1a2b3, 0x1a2b3, 0x1a2b4}
+		return i
+	}()},
+	{"gather-small", func() []run.Run { return renderPages(1, 0) }, Info{DataPages: 2, VMAs: 0, Backend: "gather", Maps: []string{}, FirstByte: renderLetters}},
+	// Lines of a mapping that is not the view (read while a new layout was swapped in): drawn by runs.
+	{"vmas-stale", func() []run.Run { return renderPages(1, 0) }, Info{DataPages: 2, VMAs: 1, Backend: "remap", ViewAddr: renderBase,
+		Maps: renderMaps(renderPages(0, 1)), FirstByte: renderLetters}},
+	{"wide-60", func() []run.Run { return renderPages(renderInterleave(60, 3)...) }, renderMounted(renderPages(renderInterleave(60, 3)...), 60, "mmap")},
+	{"far-pages", func() []run.Run { return renderPages(0, 1, 500, 9000) }, Info{DataPages: 10000, VMAs: -1, FirstByte: renderLetters}},
 	{"reverse-8", func() []run.Run { return renderReverse(8) }, Info{DataPages: 8, VMAs: 8, Backend: "mmap"}},
 	{"alias-0101", func() []run.Run { return renderPages(0, 1, 0, 1) }, Info{DataPages: 2, VMAs: 2, Backend: "remap"}},
 	{"alias-555", func() []run.Run { return renderPages(5, 5, 5) }, Info{DataPages: 8, VMAs: 3, Backend: "remap"}},
@@ -207,14 +251,15 @@ func renderSamePixels(t *testing.T, doc []byte) []byte {
 // TestRenderTLPI pins the essentials of the text map that the README and the demo show.
 func TestRenderTLPI(t *testing.T) {
 	var b bytes.Buffer
-	if err := Text(&b, renderPages(2, 1, 0), Info{DataPages: 3, VMAs: 3, Backend: "remap"}); err != nil {
+	if err := Text(&b, renderPages(2, 1, 0), renderTLPIInfo); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, want := range []string{
-		"view 0 -> file 2\nview 1 -> file 1\nview 2 -> file 0\n",
-		"view    [ 0 ][ 1 ][ 2 ]\n",
-		"data    [ 0 ][ 1 ][ 2 ]\n",
+		"view 0 -> store 2  'C'\nview 1 -> store 1  'B'\nview 2 -> store 0  'A'\n",
+		"view page   0  1  2\nview       [C][B][A]\nstore page  2  1  0\n",
+		"store page  0  1  2\nstore      [A  B  C]\nshown at    2  1  0\n",
+		"  1  view 0 <- store 2  7f0bdfa04000-7f0bdfa05000 rw-s 00002000\n",
 		"view_pages: 3\n", "data_pages: 3\n", "runs: 3\n", "vmas: 3\n", "backend: remap\n",
 		"aliased_store_pages: 0\n", "view_pages_past_data: 0\n",
 	} {
@@ -233,19 +278,20 @@ func TestRenderMarks(t *testing.T) {
 		return b.String()
 	}
 	out := text(renderPages(0, 1, 0, 1), Info{DataPages: 2, VMAs: -1})
-	for _, want := range []string{"view 0 -> file 0  (alias: also at view 2)", "aliased_store_pages: 2\n", "vmas: unknown\n", "x2"} {
+	for _, want := range []string{"view 0 -> store 0  (alias: also at view 2)", "aliased_store_pages: 2\n", "vmas: unknown\n",
+		"shown at    *  *\n", "  store page 0 is shown at view pages 0, 2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("alias map lacks %q:\n%s", want, out)
 		}
 	}
 	out = text(renderPages(0, 6, 6), Info{DataPages: 4, VMAs: -1})
-	for _, want := range []string{"view 1 -> file 6  (alias: also at view 2; past the end of data: reads as zeros)", "view_pages_past_data: 2\n"} {
+	for _, want := range []string{"view 1 -> store 6  (alias: also at view 2; past the end of data: reads as zeros)", "view_pages_past_data: 2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("past-data map lacks %q:\n%s", want, out)
 		}
 	}
 	out = text(renderPages(3, 2, 1), Info{DataPages: 4, VMAs: -1, Frames: []uint64{7, 9, 7}})
-	for _, want := range []string{"frame 0x7: view 0, 2\n", "shared_frames: 1\n"} {
+	for _, want := range []string{"frame 0x7: view 0, 2\n", "shared_frames: 1\n", "view 1 -> store 2  frame 0x9\n", "a physical frame is the page of RAM"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("frames map lacks %q:\n%s", want, out)
 		}
@@ -259,11 +305,11 @@ func TestRenderMarks(t *testing.T) {
 		t.Errorf("frames of the wrong length must not be used:\n%s", out)
 	}
 	out = text(renderReverse(60000), Info{DataPages: 60000, VMAs: -1})
-	if !strings.Contains(out, "view 0-59999 -> file 59999-0 (descending, 60000 runs)\n") {
+	if !strings.Contains(out, "view 0-59999 -> store 59999-0 (descending, 60000 runs)\n") {
 		t.Errorf("reverse not collapsed:\n%s", out)
 	}
 	out = text([]run.Run{{View: 0, File: 0, Count: 10}, {View: 10, File: 100, Count: 10}, {View: 20, File: 5, Count: 200}}, Info{DataPages: 50, VMAs: -1})
-	for _, want := range []string{"view 10-19  -> file 100-109 (past the end of data)\n", "view 0-9    -> file 0-9\n", "view_pages_past_data: 165\n"} {
+	for _, want := range []string{"view 10-19  -> store 100-109 (past the end of data)\n", "view 0-9    -> store 0-9\n", "view_pages_past_data: 165\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("runs map lacks %q:\n%s", want, out)
 		}
@@ -271,10 +317,10 @@ func TestRenderMarks(t *testing.T) {
 	out = text([]run.Run{{View: 0, File: 12, Count: 4}, {View: 4, File: 8, Count: 4}, {View: 8, File: 4, Count: 4}, {View: 12, File: 0, Count: 4}, {View: 16, File: 0, Count: 2}, {View: 18, File: 0, Count: 2}, {View: 20, File: 0, Count: 2}, {View: 22, File: 0, Count: 60}, {View: 82, File: 0, Count: 1}, {View: 83, File: 4, Count: 1}, {View: 84, File: 8, Count: 1}},
 		Info{DataPages: 16, VMAs: -1})
 	for _, want := range []string{
-		"view 0-15  -> file 12-15, 8-11, ..., 0-3 (4 runs of 4 pages)\n",
-		"view 16-21 -> file 0-1 (repeated, 3 runs of 2 pages)\n",
-		"view 22-81 -> file 0-59 (past the end of data)\n",
-		"view 82-84 -> file 0-8 (step 4, 3 runs)\n",
+		"view 0-15  -> store 12-15, 8-11, ..., 0-3 (4 runs of 4 pages)\n",
+		"view 16-21 -> store 0-1 (repeated, 3 runs of 2 pages)\n",
+		"view 22-81 -> store 0-59 (past the end of data)\n",
+		"view 82-84 -> store 0-8 (step 4, 3 runs)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stretches map lacks %q:\n%s", want, out)
@@ -359,6 +405,13 @@ func TestRenderProperties(t *testing.T) {
 		if r.IntN(3) == 0 {
 			info.DataPages = math.MaxInt64
 		}
+		if r.IntN(2) == 0 {
+			// What a mount passes: contents, and the kernel's lines when the view is mapped.
+			info.FirstByte = renderLetters
+			if len(runs) < 1000 && r.IntN(2) == 0 {
+				info.Maps, info.ViewAddr = renderMaps(mapRuns(runs)), renderBase
+			}
+		}
 		renderCheck(t, fmt.Sprintf("case %d", i), runs, info)
 	}
 	renderCheck(t, "shuffle", renderShuffle(1<<20, 9), Info{DataPages: 1 << 19, VMAs: -1, Frames: make([]uint64, 1<<20)})
@@ -393,8 +446,13 @@ func renderCheck(t *testing.T, name string, runs []run.Run, info Info) {
 	if view > SmallView && (lines > 120 || txt.Len() > 16<<10) {
 		t.Errorf("%s: %d view pages: text map is %d lines, %d bytes:\n%s", name, view, lines, txt.Len(), txt.String())
 	}
-	if lines > 160 {
-		t.Errorf("%s: text map is %d lines", name, lines)
+	// A small view is drawn page by page: its 64 rows, two figures and the first 16 VMAs.
+	if lines > 200 {
+		t.Errorf("%s: text map is %d lines:\n%s", name, lines, txt.String())
+	}
+	if view <= SmallView && view > 0 && info.FirstByte != nil && !strings.HasPrefix(txt.String(), "view page ") &&
+		!strings.Contains(txt.String(), "too wide for the figures") {
+		t.Errorf("%s: small view without its figures:\n%s", name, txt.String())
 	}
 	if !bytes.HasSuffix(txt.Bytes(), []byte("\n")) || !strings.Contains(txt.String(), "\nruns: ") {
 		t.Errorf("%s: text map without totals:\n%s", name, txt.String())
@@ -506,4 +564,138 @@ func BenchmarkRenderShuffle(b *testing.B) {
 			SVG(io.Discard, runs, info)
 		}
 	})
+}
+
+// renderLTP is LTP's remap_file_pages01 as remap lines: each pair of a 16-page window swapped,
+// one call per page (the ltp demo's layout).
+func renderLTP() string {
+	var b strings.Builder
+	for p := range 16 {
+		fmt.Fprintf(&b, "remap %d 1 %d\n", p, p^1)
+	}
+	return b.String()
+}
+
+func TestRenderStepsGolden(t *testing.T) {
+	big := "0-99\n"
+	for i := range 5 {
+		big += fmt.Sprintf("remap %d 10 %d\n", 10*i, 90-10*i)
+	}
+	for _, c := range []struct {
+		name, text string
+		data       int64
+	}{
+		{"steps-ltp", renderLTP(), 16},
+		// Split, then merged back: what the issue's `0-5` + `remap 0 2 4` does, and its undoing.
+		{"steps-4-5_2-5", "0-5\nremap 0 2 4\nremap 2 2 0\nremap 0 4 0\n", 6},
+		{"steps-reverse-back", "7-0\nremap 0 8 0\n", 8},
+		{"steps-large", big, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, steps, err := layout.Steps([]byte(c.text), layout.Limits{DataPages: c.data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txt, svg bytes.Buffer
+			if err := StepsText(&txt, steps, Info{DataPages: c.data, VMAs: -1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := StepsSVG(&svg, steps, Info{DataPages: c.data, VMAs: -1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := renderCheckSVG(svg.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			renderGolden(t, filepath.Join("testdata", c.name+".txt"), txt.Bytes())
+			// A large view's steps are lines of text, not a figure: scripts/check-svg.sh, which
+			// draws every golden SVG, holds pictures to what figures and plots cover.
+			if run.ViewPages(steps[0].Runs) <= SmallView {
+				renderGolden(t, filepath.Join("testdata", c.name+".svg"), svg.Bytes())
+			}
+		})
+	}
+}
+
+// TestRenderStepChange pins what each kind of call is said to do to the VMAs.
+func TestRenderStepChange(t *testing.T) {
+	for _, c := range []struct {
+		start string
+		call  layout.Step
+		want  string
+	}{
+		{"0-5", layout.Step{View: 0, Count: 2, File: 4}, "view pages 0-1 show store pages 4-5: 1 VMA -> 2 (split at view page 2)"},
+		{"0-5", layout.Step{View: 2, Count: 2, File: 0}, "view pages 2-3 show store pages 0-1: 1 VMA -> 3 (split at view pages 2 and 4)"},
+		{"0-5", layout.Step{View: 1, Count: 2, File: 1}, "view pages 1-2 show store pages 1-2: as before, still 1 VMA"},
+		{"4-5 2-5", layout.Step{View: 0, Count: 2, File: 0}, "view pages 0-1 show store pages 0-1: 2 VMAs -> 1 (merged with the VMA after)"},
+		{"0 5 2", layout.Step{View: 1, Count: 1, File: 1}, "view page 1 shows store page 1: 3 VMAs -> 1 (merged with the VMA before; merged with the VMA after)"},
+		{"7-0", layout.Step{View: 0, Count: 8, File: 0}, "view pages 0-7 show store pages 0-7: 8 VMAs -> 1 (8 VMAs replaced by one)"},
+		{"1 0 2-3", layout.Step{View: 1, Count: 1, File: 5}, "view page 1 shows store page 5: 3 VMAs -> 3 (the VMA there replaced)"},
+	} {
+		l, err := layout.Parse([]byte(c.start), layout.Limits{DataPages: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := layout.RemapRuns(l.Runs, c.call.View, c.call.Count, c.call.File)
+		if got := StepChange(l.Runs, after, c.call); got != c.want {
+			t.Errorf("%s then remap %d %d %d:\n got %s\nwant %s", c.start, c.call.View, c.call.Count, c.call.File, got, c.want)
+		}
+	}
+}
+
+// TestRenderBoxesAreVMAs: the small drawings box the kernel's VMAs when the maps lines tile the
+// view, and fall back to the runs (never a guess) when they do not.
+func TestRenderBoxesAreVMAs(t *testing.T) {
+	runs := renderPages(4, 5, 2, 3, 4, 5)
+	pages := run.Pages(runs)
+	good := renderMounted(runs, 6, "remap")
+	if boxes, kernel := mapBoxes(runs, pages, good); !kernel || len(boxes) != 2 || boxes[1].Run != (run.Run{View: 2, File: 2, Count: 4}) {
+		t.Errorf("VMAs that tile the view: %v, kernel %v", boxes, kernel)
+	}
+	// A VMA merged with a mapping of the store just before the view still boxes the view's part.
+	merged := good
+	merged.Maps = append([]string{fmt.Sprintf("%x-%x rw-s 00002000 00:01 2054 /memfd:nlfs-data (deleted)", renderBase-2*4096, renderBase+2*4096)}, good.Maps[1:]...)
+	if boxes, kernel := mapBoxes(runs, pages, merged); !kernel || boxes[0].Run != (run.Run{View: 0, File: 4, Count: 2}) {
+		t.Errorf("merged VMA: %v, kernel %v", boxes, kernel)
+	}
+	for name, maps := range map[string][]string{
+		"another layout's": renderMaps(renderPages(0, 1, 2, 3, 4, 5)),
+		"a hole":           {good.Maps[1]},
+		"garbage":          {"not a maps line"},
+		"one short":        good.Maps[:1],
+	} {
+		info := good
+		info.Maps = maps
+		if boxes, kernel := mapBoxes(runs, pages, info); kernel || len(boxes) != 2 {
+			t.Errorf("%s lines: boxes %v, kernel %v; want the 2 runs", name, boxes, kernel)
+		}
+	}
+}
+
+// TestRenderStepsBounded: the step drawings stay bounded at the most steps layout.Steps yields,
+// on a small view (drawn row by row) and on the largest view (described line by line).
+func TestRenderStepsBounded(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, view := range []int64{SmallView, layout.DefaultMaxViewPages} {
+		var b strings.Builder
+		for range layout.MaxSteps {
+			n := 1 + r.Int64N(view/2)
+			fmt.Fprintf(&b, "remap %d %d %d\n", r.Int64N(view-n+1), n, r.Int64N(view-n+1))
+		}
+		_, steps, err := layout.Steps([]byte(b.String()), layout.Limits{DataPages: view})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var txt, svg bytes.Buffer
+		StepsText(&txt, steps, Info{DataPages: view, VMAs: -1})
+		StepsSVG(&svg, steps, Info{DataPages: view, VMAs: -1})
+		if lines := strings.Count(txt.String(), "\n"); lines > 9*(layout.MaxSteps+1)+10 || txt.Len() > 1<<20 {
+			t.Errorf("view of %d pages: steps text is %d lines, %d bytes", view, lines, txt.Len())
+		}
+		if svg.Len() >= 1<<20 {
+			t.Errorf("view of %d pages: steps SVG is %d bytes", view, svg.Len())
+		}
+		if err := renderCheckSVG(svg.Bytes()); err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -40,11 +40,12 @@ const (
 	svgGridLine = "#e3e3e3"
 )
 
-// RenderSVG draws it as an SVG picture (the `map.svg` file).
+// SVG draws the mapping as an SVG picture (the `map.svg` file).
 //
-// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row on top, the data
-// pages below, an arrow from each data page to each view page showing it. Larger views are a
-// permutation plot, view page across and data page up, one diagonal segment per run, or a density
+// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row on top, one box per
+// VMA (or run), the store pages below, an arrow from each store page to each view page showing it,
+// page contents in the boxes when known, and the VMAs' lines of `vmas` under it. Larger views are a
+// permutation plot, view page across and store page up, one diagonal segment per run, or a density
 // image once the runs are too many to draw one by one. The output is deterministic and bounded.
 func SVG(w io.Writer, runs []run.Run, info Info) error {
 	runs = mapRuns(runs)
@@ -54,7 +55,7 @@ func SVG(w io.Writer, runs []run.Run, info Info) error {
 	case st.viewPages == 0:
 		s.empty(&st, info)
 	case st.viewPages <= SmallView:
-		s.small(run.Pages(runs), &st, info)
+		s.small(runs, &st, info)
 	default:
 		s.large(runs, &st, info)
 	}
@@ -114,11 +115,15 @@ func (s *svgDoc) open(width, height float64, title string) {
 func (s *svgDoc) close() { s.b.WriteString("</svg>\n") }
 
 // svgTitle is the picture's title, for the <title> and the heading alike.
-func svgTitle(st *mapStats) string {
+func svgTitle(st *mapStats, info Info) string {
 	if st.viewPages == 0 {
 		return "nlfs map: empty view"
 	}
-	return fmt.Sprintf("nlfs map: %d view pages, %d runs", st.viewPages, st.runs)
+	t := fmt.Sprintf("nlfs map: %d view pages in %d runs", st.viewPages, st.runs)
+	if info.VMAs >= 0 {
+		t += fmt.Sprintf(", %d VMAs", info.VMAs)
+	}
+	return t
 }
 
 // svgSummary is the line under the heading: the totals of the text map, in words.
@@ -131,7 +136,7 @@ func svgSummary(st *mapStats, info Info) string {
 	if info.VMAs >= 0 {
 		vmas = strconv.FormatInt(info.VMAs, 10)
 	}
-	s := fmt.Sprintf("data pages: %s · shown: %d · aliased: %d · view pages past data: %d · VMAs: %s",
+	s := fmt.Sprintf("store pages (data): %s · shown: %d · aliased: %d · view pages past the end of data: %d · VMAs: %s",
 		data, st.shown, st.aliased, st.pastData, vmas)
 	if info.Backend != "" {
 		s += " · backend: " + info.Backend
@@ -156,7 +161,7 @@ func svgFramesLine(st *mapStats, info Info) string {
 
 // heading writes the title and the summary lines; svgHeadingHeight is where they end.
 func (s *svgDoc) heading(st *mapStats, info Info) {
-	s.text(16, 26, `font-size="16" font-weight="bold"`, svgTitle(st))
+	s.text(16, 26, `font-size="16" font-weight="bold"`, svgTitle(st, info))
 	s.text(16, 46, "", svgSummary(st, info))
 	if f := svgFramesLine(st, info); f != "" {
 		s.text(16, 64, "", f)
@@ -172,186 +177,16 @@ func svgHeadingHeight(st *mapStats, info Info) float64 {
 
 func (s *svgDoc) empty(st *mapStats, info Info) {
 	y := svgHeadingHeight(st, info)
-	s.open(640, y+70, svgTitle(st))
+	s.open(640, y+70, svgTitle(st, info))
 	s.heading(st, info)
 	s.text(16, y+40, `font-size="14"`, "empty view (0 pages)")
 	s.close()
 }
 
-// svgSlot is one box of a row in the small picture, or a gap ("…") between store pages that are not
-// consecutive.
-type svgSlot struct {
-	page int64
-	gap  bool
-	x    float64 // left edge
-}
-
-// small draws TLPI Figure 49-5: view boxes on top, data boxes below, arrows from data to view.
-func (s *svgDoc) small(pages []int64, st *mapStats, info Info) {
-	views := mapViewsOf(pages)
-	cols := mapStoreColumns(pages, views, st, SmallView)
-	digits := len(strconv.Itoa(len(pages) - 1))
-	for _, f := range cols {
-		digits = max(digits, len(strconv.FormatInt(f, 10)))
-	}
-	pitch := 46.0
-	if max(len(pages), len(cols)) > 24 {
-		pitch = 32
-	}
-	pitch = max(pitch, float64(8*digits+16))
-	const left, boxH = 70.0, 32.0
-	boxW := pitch - 8
-
-	var data []svgSlot
-	x := left
-	for i, f := range cols {
-		if i > 0 && f != cols[i-1]+1 {
-			data = append(data, svgSlot{gap: true, x: x})
-			x += pitch / 2
-		}
-		data = append(data, svgSlot{page: f, x: x})
-		x += pitch
-	}
-	width := max(left+pitch*float64(len(pages)), x) + 24
-	width = max(width, 900)
-	viewY := svgHeadingHeight(st, info) + 34
-	gapY := min(240, 110+3*float64(max(len(pages), len(cols))))
-	dataY := viewY + boxH + gapY
-	height := dataY + boxH + 50
-	if st.aliased > 0 {
-		height += 22
-	}
-	if st.pastData > 0 {
-		height += 22
-	}
-	s.open(width, height, svgTitle(st))
-	s.heading(st, info)
-
-	s.printf(`<defs>`)
-	for _, m := range []struct{ id, colour string }{{"a", svgLink}, {"b", svgAlias}, {"c", svgPast}} {
-		s.printf(`<marker id="%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10z" fill="%s"/></marker>`, m.id, m.colour)
-	}
-	s.printf("</defs>\n")
-
-	// Arrows first, so that boxes are drawn over their ends.
-	at := make(map[int64]float64, len(data))
-	for _, d := range data {
-		if !d.gap {
-			at[d.page] = d.x + boxW/2
-		}
-	}
-	for _, kind := range []struct {
-		marker, colour, dash string
-		want                 func(f int64) bool
-	}{
-		{"a", svgLink, "", func(f int64) bool { return !st.past(f) && len(views[f]) == 1 }},
-		{"b", svgAlias, "", func(f int64) bool { return !st.past(f) && len(views[f]) > 1 }},
-		{"c", svgPast, ` stroke-dasharray="5 4"`, st.past},
-	} {
-		started := false
-		for v, f := range pages {
-			if !kind.want(f) {
-				continue
-			}
-			if !started {
-				s.printf(`<g stroke="%s" stroke-width="1.6" fill="none" marker-end="url(#%s)"%s>`+"\n", kind.colour, kind.marker, kind.dash)
-				started = true
-			}
-			s.b.WriteString(`<line x1="`)
-			s.num(at[f])
-			s.b.WriteString(`" y1="`)
-			s.num(dataY)
-			s.b.WriteString(`" x2="`)
-			s.num(left + pitch*float64(v) + boxW/2)
-			s.b.WriteString(`" y2="`)
-			s.num(viewY + boxH + 2)
-			s.b.WriteString("\"/>\n")
-		}
-		if started {
-			s.b.WriteString("</g>\n")
-		}
-	}
-
-	box := func(x, y float64, label, tip, fill, stroke, dash string) {
-		s.b.WriteString("<g><title>")
-		xml.EscapeText(&s.b, []byte(tip))
-		s.b.WriteString(`</title><rect x="`)
-		s.num(x)
-		s.b.WriteString(`" y="`)
-		s.num(y)
-		s.b.WriteString(`" width="`)
-		s.num(boxW)
-		s.printf(`" height="%g" rx="3" fill="%s" stroke="%s"%s/>`, boxH, fill, stroke, dash)
-		s.b.WriteString("\n")
-		s.text(x+boxW/2, y+boxH/2+5, `text-anchor="middle" font-size="13"`, label)
-		s.b.WriteString("</g>\n")
-	}
-	s.text(left-12, viewY+boxH/2+5, `text-anchor="end" font-weight="bold"`, "view")
-	for v, f := range pages {
-		fill, stroke, dash := svgViewFill, svgLink, ""
-		tip := fmt.Sprintf("view page %d shows data page %d", v, f)
-		if st.past(f) {
-			fill, stroke, dash = svgPastBG, svgPast, ` stroke-dasharray="4 3"`
-			tip += ", past the end of data: reads as zeros"
-		}
-		if len(views[f]) > 1 {
-			stroke = svgAlias
-			tip += ", aliased: also at view " + mapPageList(views[f], int64(v), mapAliasItems)
-		}
-		box(left+pitch*float64(v), viewY, strconv.Itoa(v), tip, fill, stroke, dash)
-	}
-	s.text(left-12, dataY+boxH/2+5, `text-anchor="end" font-weight="bold"`, "data")
-	for _, d := range data {
-		if d.gap {
-			s.text(d.x+pitch/4-4, dataY+boxH/2+5, `text-anchor="middle" fill="#777"`, "…")
-			continue
-		}
-		fill, stroke, dash := svgDataFill, "#555", ""
-		tip := fmt.Sprintf("data page %d", d.page)
-		// Past the end of data shows in the fill and the dashes, aliasing in the outline, so a page
-		// that is both shows both.
-		n := len(views[d.page])
-		if n > 1 {
-			fill, stroke = svgAliasBG, svgAlias
-		}
-		if st.past(d.page) {
-			fill, dash = svgPastBG, ` stroke-dasharray="4 3"`
-			if n <= 1 {
-				stroke = svgPast
-			}
-			tip += ", past the end of data: reads as zeros"
-		}
-		switch {
-		case n > 1:
-			tip += fmt.Sprintf(", aliased: shown at %d view pages (%s)", n, mapPageList(views[d.page], -1, mapAliasItems))
-		case n == 1:
-			tip += fmt.Sprintf(", shown at view page %d", views[d.page][0])
-		default:
-			tip += ", not shown"
-		}
-		box(d.x, dataY, strconv.FormatInt(d.page, 10), tip, fill, stroke, dash)
-	}
-
-	// Legend.
-	y := dataY + boxH + 30
-	s.text(16, y, "", "Each arrow goes from a page of data to the page of view that shows it (the memory region above, the file below, as in TLPI Figure 49-5).")
-	if st.aliased > 0 {
-		y += 22
-		s.printf(`<rect x="16" y="%g" width="22" height="14" rx="2" fill="%s" stroke="%s"/>`+"\n", y-11, svgAliasBG, svgAlias)
-		s.text(46, y, "", "aliased: a data page shown at several view pages")
-	}
-	if st.pastData > 0 {
-		y += 22
-		s.printf(`<rect x="16" y="%g" width="22" height="14" rx="2" fill="%s" stroke="%s" stroke-dasharray="4 3"/>`+"\n", y-11, svgPastBG, svgPast)
-		s.text(46, y, "", "past the end of data: reads as zeros")
-	}
-	s.close()
-}
-
-// large draws the permutation plot: view page across, data page up.
+// large draws the permutation plot: view page across, store page up.
 func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	viewN := st.viewPages
-	// The data axis spans the pages shown, and the whole store when that is not much more, so that
+	// The store axis spans the pages shown, and the whole store when that is not much more, so that
 	// unused data shows as empty space rather than squeezing the plot into a corner.
 	dataN := st.fileEnd
 	if st.dataKnown && st.dataPages > dataN && st.dataPages/4 <= dataN {
@@ -367,7 +202,7 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	width := max(left+plot+40, 760)
 	top := svgHeadingHeight(st, info) + 24
 	height := top + plot + 86
-	s.open(width, height, svgTitle(st))
+	s.open(width, height, svgTitle(st, info))
 	s.heading(st, info)
 	px := func(v int64) float64 { return left + plot*float64(v)/float64(viewN) }
 	py := func(f int64) float64 { return top + plot - plot*float64(f)/float64(dataN) }
@@ -410,7 +245,7 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 		s.text(left+plot-6, top+14, `text-anchor="end" fill="#555"`, "past the end of data (reads as zeros)")
 	}
 
-	note := "one diagonal segment per run: a run shows consecutive data pages at consecutive view pages"
+	note := "one diagonal segment per run: a run shows consecutive store pages at consecutive view pages (one VMA when mapped)"
 	if len(runs) <= svgMaxSegments {
 		s.segments(runs, px, py)
 	} else {
@@ -421,7 +256,7 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	// Frame and axis titles on top of everything.
 	s.printf(`<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="%s"/>`+"\n", left, top, plot, plot, svgInk)
 	s.text(left+plot/2, top+plot+40, `text-anchor="middle" font-weight="bold"`, "view page →")
-	s.printf(`<text transform="translate(18 %g) rotate(-90)" text-anchor="middle" font-weight="bold">data page →</text>`+"\n", top+plot/2)
+	s.printf(`<text transform="translate(18 %g) rotate(-90)" text-anchor="middle" font-weight="bold">store page →</text>`+"\n", top+plot/2)
 	s.text(16, top+plot+66, "", note)
 	s.close()
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/nlfs/nlfs/run"
 )
 
-// MapInfo is what the renderers know beyond the runs.
+// Info is what the renderers know beyond the runs.
 type Info struct {
 	// DataPages is the store's size in pages now; store pages >= DataPages are past the end of data (they
 	// read as zeros) and are marked. Negative or math.MaxInt64 (what `nlfs layout show` passes without
@@ -26,6 +26,19 @@ type Info struct {
 	Backend    string   // "" if unknown
 	Frames     []uint64 // physical frame number of each view page (len == view pages), nil if unknown; 0 = not resident
 	FramesNote string   // why Frames is nil, e.g. "physical frames need root (/proc/self/pagemap)"; "" if not asked
+
+	// Maps are the lines of the `vmas` file (the kernel's VMAs over the view, from /proc/self/maps)
+	// and ViewAddr the address of view page 0: together they say which view pages each VMA holds, so
+	// that a small view is drawn VMA by VMA as the kernel holds it. nil and 0 when unknown (no mount,
+	// or the gather backend, which maps no runs).
+	Maps     []string
+	ViewAddr uint64
+	PageSize int64 // bytes per page, to read addresses and offsets; 0 means 4096
+
+	// FirstByte returns the first byte of a store page, so that small views show what the pages
+	// hold (the demos' letters); nil when contents are unknown. The renderers call it only for
+	// small views, at most once per store page they draw, so its cost is bounded whatever the store.
+	FirstByte func(storePage int64) (byte, bool)
 }
 
 // Limits of the drawings. They are what keeps `map` and `map.svg` a screenful or two and under a
@@ -157,10 +170,11 @@ func mapRadixSort[T any](s []T, key func(T) uint64) {
 // past reports whether store page f is past the end of data.
 func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPages }
 
-// RenderText draws the mapping as text (the `map` file, `nlfs layout show`).
+// Text draws the mapping as text (the `map` file, `nlfs layout show`).
 //
-// Views up to 64 pages get one row per view page ("view 0 -> file 2") and a drawing in the manner of
-// TLPI Figure 49-5; larger ones get their runs, with stretches of like runs (reversed, repeated,
+// Views up to 64 pages get a drawing in the manner of TLPI Figure 49-5 (the view above, the store
+// below, a [box] per VMA), their VMAs (or runs) one per line, and one row per view page ("view 0 ->
+// store 2"); larger ones get their runs, with stretches of like runs (reversed, repeated,
 // interleaved) one line each, summarized to at most 40 lines. Both end in `key: value` totals whose
 // keys match the status file's where they mean the same (view_pages, data_pages, runs, vmas,
 // backend), then store_pages_shown, aliased_store_pages (store pages shown at several view pages)
@@ -177,7 +191,7 @@ func Text(w io.Writer, runs []run.Run, info Info) error {
 	case st.viewPages == 0:
 		b.WriteString("empty view (0 pages)\n")
 	case st.viewPages <= SmallView:
-		textSmall(&b, run.Pages(runs), &st)
+		textSmall(&b, runs, &st, info)
 	default:
 		textLarge(&b, runs, &st)
 	}
@@ -211,35 +225,6 @@ func textTotals(b *bytes.Buffer, st *mapStats, info Info) {
 	fmt.Fprintf(b, "store_pages_shown: %d\n", st.shown)
 	fmt.Fprintf(b, "aliased_store_pages: %d\n", st.aliased)
 	fmt.Fprintf(b, "view_pages_past_data: %d\n", st.pastData)
-}
-
-// textSmall draws a view of at most 64 pages page by page: the rows, then the figure.
-func textSmall(b *bytes.Buffer, pages []int64, st *mapStats) {
-	views := mapViewsOf(pages)
-	vw := len(strconv.Itoa(len(pages) - 1))
-	fw := 0
-	for _, f := range pages {
-		fw = max(fw, len(strconv.FormatInt(f, 10)))
-	}
-	for v, f := range pages {
-		row := fmt.Sprintf("view %*d -> file %*d", vw, v, fw, f)
-		var notes []string
-		if others := views[f]; len(others) > 1 {
-			notes = append(notes, "alias: also at view "+mapPageList(others, int64(v), mapAliasItems))
-		}
-		if st.past(f) {
-			notes = append(notes, "past the end of data: reads as zeros")
-		}
-		if len(notes) > 0 {
-			row += "  (" + strings.Join(notes, "; ") + ")"
-		}
-		b.WriteString(row)
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
-	if !textFigure(b, pages, views, st) {
-		textTable(b, pages, views, st)
-	}
 }
 
 // mapViewsOf maps each store page of a small view to the view pages that show it, in view order.
@@ -308,175 +293,6 @@ func mapStoreColumns(pages []int64, views map[int64][]int64, st *mapStats, limit
 	return cols
 }
 
-// mapBoxes is a row of page boxes "[ 0 ][ 1 ]" whose cells are width wide and centred on
-// prefix + width*i + width/2.
-type mapBoxes struct {
-	prefix, width int
-}
-
-func (bx mapBoxes) centre(i int) int { return bx.prefix + bx.width*i + bx.width/2 }
-
-// row draws label and one box per page.
-func (bx mapBoxes) row(label string, pages []int64) string {
-	var s strings.Builder
-	fmt.Fprintf(&s, "%-*s", bx.prefix, label)
-	inner := bx.width - 2
-	for _, p := range pages {
-		n := strconv.FormatInt(p, 10)
-		right := (inner - len(n)) / 2
-		s.WriteByte('[')
-		s.WriteString(strings.Repeat(" ", inner-len(n)-right))
-		s.WriteString(n)
-		s.WriteString(strings.Repeat(" ", right))
-		s.WriteByte(']')
-	}
-	return strings.TrimRight(s.String(), " ")
-}
-
-// marks draws, under a row of store boxes, "xN" under a page shown at N > 1 view pages and "!" under
-// a page past the end of data (which matters more, so it wins when both apply).
-func (bx mapBoxes) marks(pages []int64, views map[int64][]int64, st *mapStats) (line string, alias, past bool) {
-	s := []byte(strings.Repeat(" ", bx.prefix+bx.width*len(pages)))
-	for i, f := range pages {
-		var m string
-		switch {
-		case st.past(f):
-			m, past = "!", true
-		case len(views[f]) > 1:
-			m, alias = "x"+strconv.Itoa(len(views[f])), true
-		default:
-			continue
-		}
-		if len(m) > bx.width-1 {
-			m = "*"
-		}
-		copy(s[bx.centre(i)-(len(m)-1)/2:], m)
-	}
-	return strings.TrimRight(string(s), " "), alias, past
-}
-
-// mapCellWidth picks the widest box style ("[ 12 ]", then "[12 ]"... down to "[12]") that fits n boxes
-// after prefix in the terminal, or 0 when none does.
-func mapCellWidth(digits, n, prefix int) int {
-	for w := digits + 4; w >= digits+2; w-- {
-		if prefix+n*w <= mapTextWidth {
-			return w
-		}
-	}
-	return 0
-}
-
-// textFigure draws TLPI Figure 49-5 for a view that fits on one row: the view pages (the memory
-// region) on top, the store pages (the data file) below, and one line per view page from the store
-// page it shows ("o") to its own column ("^"). It reports false when the view is too wide for one row.
-func textFigure(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapStats) bool {
-	const prefix = len("view 00 ")
-	cols := mapStoreColumns(pages, views, st, (mapTextWidth-prefix)/4)
-	digits := len(strconv.Itoa(len(pages) - 1))
-	for _, f := range cols {
-		digits = max(digits, len(strconv.FormatInt(f, 10)))
-	}
-	w := mapCellWidth(digits, max(len(pages), len(cols)), prefix)
-	if w == 0 {
-		cols = mapStoreColumns(pages, views, st, len(pages))
-		if w = mapCellWidth(digits, len(pages), prefix); w == 0 {
-			return false
-		}
-	}
-	bx := mapBoxes{prefix, w}
-	at := make(map[int64]int, len(cols))
-	for i, f := range cols {
-		at[f] = i
-	}
-	b.WriteString(bx.row("view", mapSeq(len(pages))) + "\n")
-	for v, f := range pages {
-		line := []byte(fmt.Sprintf("%-*s", bx.centre(max(v, at[f]))+1, fmt.Sprintf("view %d", v)))
-		from, to := bx.centre(at[f]), bx.centre(v)
-		for x := min(from, to); x <= max(from, to); x++ {
-			line[x] = '-'
-		}
-		switch {
-		case from == to:
-			line[to] = '*'
-		case to-from > 2:
-			line[to-1] = '>'
-		case from-to > 2:
-			line[to+1] = '<'
-		}
-		if from != to {
-			line[from], line[to] = 'o', '^'
-		}
-		b.Write(line)
-		b.WriteByte('\n')
-	}
-	b.WriteString(bx.row("data", cols) + "\n")
-	m, alias, past := bx.marks(cols, views, st)
-	if alias || past {
-		b.WriteString(m + "\n")
-	}
-	b.WriteString("o-->^: data page o is shown at view page ^ (* when both are in one column)\n")
-	mapMarkLegend(b, alias, past)
-	return true
-}
-
-func mapMarkLegend(b *bytes.Buffer, alias, past bool) {
-	if alias {
-		b.WriteString("xN: data page shown at N view pages (aliased)\n")
-	}
-	if past {
-		b.WriteString("!: data page past the end of data (reads as zeros)\n")
-	}
-}
-
-// mapSeq is 0..n-1.
-func mapSeq(n int) []int64 {
-	s := make([]int64, n)
-	for i := range s {
-		s[i] = int64(i)
-	}
-	return s
-}
-
-// textTable is the figure for views too wide for one row: in groups of up to 16 view pages, each view
-// page's box above the box of the data page it shows.
-func textTable(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapStats) {
-	digits := len(strconv.Itoa(len(pages) - 1))
-	for _, f := range pages {
-		digits = max(digits, len(strconv.FormatInt(f, 10)))
-	}
-	const prefix = len("view ")
-	group := 16
-	w := mapCellWidth(digits, group, prefix)
-	for w == 0 && group > 1 {
-		group--
-		w = mapCellWidth(digits, group, prefix)
-	}
-	w = max(w, digits+2) // a page number too wide for 80 columns still gets a box of its own
-	bx := mapBoxes{prefix, w}
-	var alias, past bool
-	for start := 0; start < len(pages); start += group {
-		g := pages[start:min(start+group, len(pages))]
-		if start > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(bx.row("view", mapSeq(start + len(g))[start:]) + "\n")
-		arrows := []byte(strings.Repeat(" ", bx.centre(len(g)-1)+1))
-		for i := range g {
-			arrows[bx.centre(i)] = '^'
-		}
-		b.Write(arrows)
-		b.WriteByte('\n')
-		b.WriteString(bx.row("data", g) + "\n")
-		m, a, p := bx.marks(g, views, st)
-		alias, past = alias || a, past || p
-		if a || p {
-			b.WriteString(m + "\n")
-		}
-	}
-	b.WriteString("^ the data page below is shown at the view page above\n")
-	mapMarkLegend(b, alias, past)
-}
-
 // mapItem is one line of a large view's listing: one run, or a stretch of runs of equal length whose
 // store pages go in equal steps: -1 page for a reversed view, 0 for a repeated page or block, K for
 // an interleave, minus the block for blocks in reverse order. Those are the layouts people write that
@@ -518,29 +334,29 @@ func mapSpan(a, b int64) string {
 	return fmt.Sprintf("%d-%d", a, b)
 }
 
-// text is the line for it, in two parts to align, e.g. "view 0-59999", "file 59999-0 (descending, 60000 runs)".
+// text is the line for it, in two parts to align, e.g. "view 0-59999", "store 59999-0 (descending, 60000 runs)".
 func (it mapItem) text(st *mapStats) (viewPart, filePart string) {
 	viewPart = "view " + mapSpan(it.view, it.view+it.pages()-1)
 	c, n := it.count, int64(it.runs)
 	last := it.file + (n-1)*it.step // first store page of the last run
 	switch {
 	case n == 1:
-		filePart = "file " + mapSpan(it.file, it.file+c-1)
+		filePart = "store " + mapSpan(it.file, it.file+c-1)
 	case it.step == 0 && c == 1:
-		filePart = fmt.Sprintf("file %d (repeated, %d runs)", it.file, n)
+		filePart = fmt.Sprintf("store %d (repeated, %d runs)", it.file, n)
 	case it.step == 0:
-		filePart = fmt.Sprintf("file %s (repeated, %d runs of %d pages)", mapSpan(it.file, it.file+c-1), n, c)
+		filePart = fmt.Sprintf("store %s (repeated, %d runs of %d pages)", mapSpan(it.file, it.file+c-1), n, c)
 	case c == 1 && it.step == -1:
-		filePart = fmt.Sprintf("file %d-%d (descending, %d runs)", it.file, last, n)
+		filePart = fmt.Sprintf("store %d-%d (descending, %d runs)", it.file, last, n)
 	case c == 1:
-		filePart = fmt.Sprintf("file %d-%d (step %d, %d runs)", it.file, last, it.step, n)
+		filePart = fmt.Sprintf("store %d-%d (step %d, %d runs)", it.file, last, it.step, n)
 	default:
-		// The first two runs and the last say the pattern: "file 12-15, 8-11, ..., 0-3".
+		// The first two runs and the last say the pattern: "store 12-15, 8-11, ..., 0-3".
 		sep := ", ..., "
 		if n == 3 {
 			sep = ", "
 		}
-		filePart = fmt.Sprintf("file %s, %s%s%s (%d runs of %d pages)", mapSpan(it.file, it.file+c-1),
+		filePart = fmt.Sprintf("store %s, %s%s%s (%d runs of %d pages)", mapSpan(it.file, it.file+c-1),
 			mapSpan(it.file+it.step, it.file+it.step+c-1), sep, mapSpan(last, last+c-1), n, c)
 	}
 	if st.past(max(it.file, last) + c - 1) {
@@ -585,9 +401,9 @@ func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 		vw = max(vw, len(l.v))
 	}
 	if total == len(lines) {
-		fmt.Fprintf(b, "%d runs (view pages -> the data pages they show):\n", st.runs)
+		fmt.Fprintf(b, "%d runs (view pages -> the store pages they show; one VMA per run when mapped):\n", st.runs)
 	} else {
-		fmt.Fprintf(b, "%d runs (view pages -> the data pages they show), the first %d and last %d lines:\n",
+		fmt.Fprintf(b, "%d runs (view pages -> the store pages they show; one VMA per run when mapped), the first %d and last %d lines:\n",
 			st.runs, mapHeadItems, mapTailItems)
 	}
 	for _, l := range lines {
@@ -615,6 +431,9 @@ func textFrames(b *bytes.Buffer, st *mapStats, info Info) {
 	}
 	fs := mapFrameSharing(info.Frames)
 	b.WriteByte('\n')
+	// The keys alone told a newcomer nothing: say what a frame is first.
+	b.WriteString("frames: a physical frame is the page of RAM behind a view page (from /proc/self/pagemap);\n")
+	b.WriteString("view pages with one frame are one page, not copies\n")
 	fmt.Fprintf(b, "physical_frames: %d\n", fs.distinct)
 	fmt.Fprintf(b, "shared_frames: %d\n", fs.shared)
 	fmt.Fprintf(b, "view_pages_not_resident: %d\n", fs.absent)

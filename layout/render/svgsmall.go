@@ -1,0 +1,393 @@
+package render
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/nlfs/nlfs/run"
+)
+
+// Geometry of the small picture, in pixels.
+const (
+	svgMargin   = 16.0
+	svgLabelW   = 84.0 // the row labels' column
+	svgCellH    = 40.0
+	svgBoxGap   = 8.0  // between two boxes (VMAs) of the view
+	svgMarkW    = 24.0 // a "…" or end-of-data mark between store pages
+	svgLineH    = 17.0 // a line of the VMA table or the legend
+	svgCharSans = 6.7  // average advance of a 12px sans-serif character, to size the picture to its text
+	svgCharMono = 6.7  // advance of an 11px monospace character
+)
+
+// More colours of the small picture.
+const (
+	svgRunFillB  = "#d3e1f6" // every other box, so that two VMAs side by side read as two
+	svgCellLine  = "#a9bfe2"
+	svgUnshown   = "#a0a0a0"
+	svgUnshownBG = "#fafafa"
+	svgChanged   = "#fff1a6" // the pages a step's call changed
+)
+
+// svgTextWidth estimates how wide text is drawn, so that the picture is as wide as what it holds
+// and no wider: a 3-page view is not a 900-pixel-wide page of white.
+func svgTextWidth(s string, char float64) float64 { return float64(utf8.RuneCountInString(s)) * char }
+
+// small draws TLPI Figure 49-5 with the kernel's side: the view on top, one box per VMA (or run)
+// labelled with its number in the table of `vmas` lines below; the store underneath; an arrow from
+// each store page to each view page that shows it. Aliases are orange (arrows, store page, a bar
+// under each view page that shows one), store pages nothing shows are hatched grey, pages past the
+// end of data dashed.
+func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
+	pages := run.Pages(runs)
+	views := mapViewsOf(pages)
+	boxes, kernel := mapBoxes(runs, pages, info)
+	cols := storeColumns(mapStoreColumns(pages, views, st, SmallView), st)
+	digits := len(strconv.Itoa(len(pages) - 1))
+	for _, c := range cols {
+		if c.mark == "" {
+			digits = max(digits, len(strconv.FormatInt(c.page, 10)))
+		}
+	}
+	// Few pages get big cells, so that the figure, not the text, fills the picture.
+	cell := 34.0
+	switch n := max(len(pages), len(cols)); {
+	case n <= 12:
+		cell = 50
+	case n <= 24:
+		cell = 40
+	}
+	cell = max(cell, float64(8*digits+14))
+	left := svgMargin + svgLabelW
+
+	// Columns: view pages by box, store pages with their marks.
+	viewX := make([]float64, len(pages))
+	x := left
+	for _, bx := range boxes {
+		for v := bx.View; v < bx.View+bx.Count; v++ {
+			viewX[v] = x
+			x += cell
+		}
+		x += svgBoxGap
+	}
+	viewRight := x - svgBoxGap
+	storeX := make([]float64, len(cols))
+	x = left
+	for i, c := range cols {
+		storeX[i] = x
+		if c.mark != "" {
+			x += svgMarkW
+		} else {
+			x += cell
+		}
+	}
+	storeRight := x
+	at := make(map[int64]float64, len(cols)) // centre of each store page's cell
+	for i, c := range cols {
+		if c.mark == "" {
+			at[c.page] = storeX[i] + cell/2
+		}
+	}
+
+	// The text under the figure: the VMA table, then the legend.
+	var table []string
+	tableHead := "Runs (a mapped view holds one VMA per run):"
+	if kernel {
+		tableHead = fmt.Sprintf("VMAs (cat vmas): address range, permissions (s: shared), file offset in hex = store page × %d", info.pageSize())
+	} else if info.Backend == "gather" {
+		tableHead = "No VMAs: the gather backend maps no runs (it copies them). Runs:"
+	}
+	const most = 16
+	vw, fw := 0, 0
+	for _, bx := range boxes[:min(len(boxes), most)] {
+		vw = max(vw, len(spanText(bx.View, bx.Count)))
+		fw = max(fw, len(spanText(bx.File, bx.Count)))
+	}
+	for i, bx := range boxes {
+		if i == most {
+			table = append(table, fmt.Sprintf("… and %d more", len(boxes)-most))
+			break
+		}
+		line := fmt.Sprintf("%s %-2d view %-*s ← store %-*s", svgBoxWord(kernel), i+1, vw, spanText(bx.View, bx.Count), fw, spanText(bx.File, bx.Count))
+		if bx.Line != "" {
+			line += "  " + mapsColumns(bx.Line)
+		}
+		table = append(table, line)
+	}
+	type legendItem struct{ kind, text string }
+	legend := []legendItem{
+		{"box", map[bool]string{true: "one VMA: view pages that show consecutive store pages (a run)", false: "one run: view pages that show consecutive store pages (one VMA when mapped)"}[kernel]},
+		{"arrow", "from the store page to the view page that shows it"},
+	}
+	if info.FirstByte != nil {
+		legend = append(legend, legendItem{"letter", "the first byte of each page (· when not printable)"})
+	}
+	if st.aliased > 0 {
+		legend = append(legend, legendItem{"alias", "a store page shown at several view pages (aliases: one page, not copies)"})
+	}
+	for _, c := range cols {
+		if c.mark == "" && len(views[c.page]) == 0 {
+			legend = append(legend, legendItem{"unshown", "a store page that no view page shows"})
+			break
+		}
+	}
+	if st.pastData > 0 {
+		legend = append(legend, legendItem{"past", "past the end of data: reads as zeros (nlfs never touches it: the kernel would raise SIGBUS)"})
+	}
+
+	// Vertical layout.
+	top := svgHeadingHeight(st, info) + 22
+	vmaY := top + 8   // box labels
+	numY := top + 24  // view page numbers
+	viewY := top + 30 // view boxes
+	arrows := 64 + min(64, 2*float64(len(pages)))
+	storeY := viewY + svgCellH + arrows
+	tableY := storeY + svgCellH + 44
+	legendY := tableY + svgLineH*float64(len(table)+1) + 12
+	height := legendY + svgLineH*float64(len(legend)) + 8
+
+	width := max(viewRight, storeRight) + svgMargin
+	width = max(width, svgMargin+svgTextWidth(svgTitle(st, info), svgCharSans*1.35)+svgMargin)
+	width = max(width, svgMargin+svgTextWidth(svgSummary(st, info), svgCharSans)+svgMargin)
+	width = max(width, svgMargin+svgTextWidth(svgFramesLine(st, info), svgCharSans)+svgMargin)
+	width = max(width, svgMargin+svgTextWidth(tableHead, svgCharSans)+svgMargin)
+	for _, l := range table {
+		width = max(width, svgMargin+svgTextWidth(l, svgCharMono)+svgMargin)
+	}
+	for _, l := range legend {
+		width = max(width, svgMargin+34+svgTextWidth(l.text, svgCharSans)+svgMargin)
+	}
+	s.open(width, height, svgTitle(st, info))
+	s.heading(st, info)
+	s.printf(`<defs>`)
+	for _, m := range []struct{ id, colour string }{{"a", svgLink}, {"b", svgAlias}, {"c", svgPast}} {
+		s.printf(`<marker id="%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10z" fill="%s"/></marker>`, m.id, m.colour)
+	}
+	s.printf(`<pattern id="h" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#d6d6d6" stroke-width="2"/></pattern>`)
+	s.printf("</defs>\n")
+
+	// Row labels.
+	s.text(svgMargin, viewY+svgCellH/2, `font-weight="bold" font-size="13"`, "view")
+	s.text(svgMargin, viewY+svgCellH/2+15, `font-size="10" fill="#666"`, "the mapping")
+	s.text(svgMargin, numY, `font-size="10" fill="#666"`, "view page")
+	s.text(svgMargin, storeY+svgCellH/2, `font-weight="bold" font-size="13"`, "store")
+	s.text(svgMargin, storeY+svgCellH/2+15, `font-size="10" fill="#666"`, "the file: data")
+	s.text(svgMargin, storeY+svgCellH+16, `font-size="10" fill="#666"`, "store page")
+
+	// Arrows first, so that boxes are drawn over their ends.
+	for _, kind := range []struct {
+		marker, colour, dash string
+		want                 func(f int64) bool
+	}{
+		{"a", svgLink, "", func(f int64) bool { return !st.past(f) && len(views[f]) == 1 }},
+		{"b", svgAlias, "", func(f int64) bool { return !st.past(f) && len(views[f]) > 1 }},
+		{"c", svgPast, ` stroke-dasharray="5 4"`, st.past},
+	} {
+		started := false
+		for v, f := range pages {
+			if !kind.want(f) {
+				continue
+			}
+			if !started {
+				s.printf(`<g stroke="%s" stroke-width="1.6" fill="none" marker-end="url(#%s)"%s>`+"\n", kind.colour, kind.marker, kind.dash)
+				started = true
+			}
+			s.b.WriteString(`<line x1="`)
+			s.num(at[f])
+			s.b.WriteString(`" y1="`)
+			s.num(storeY)
+			s.b.WriteString(`" x2="`)
+			s.num(viewX[v] + cell/2)
+			s.b.WriteString(`" y2="`)
+			s.num(viewY + svgCellH + 2)
+			s.b.WriteString("\"/>\n")
+		}
+		if started {
+			s.b.WriteString("</g>\n")
+		}
+	}
+
+	// The view: one box per VMA (or run), its cells inside.
+	for i, bx := range boxes {
+		x0 := viewX[bx.View]
+		w := cell * float64(bx.Count)
+		fill := svgViewFill
+		if i%2 == 1 {
+			fill = svgRunFillB
+		}
+		tip := fmt.Sprintf("%s %d: view %s shows store %s", svgBoxWord(kernel), i+1, spanText(bx.View, bx.Count), spanText(bx.File, bx.Count))
+		if bx.Line != "" {
+			tip += "; vmas: " + bx.Line
+		}
+		s.b.WriteString("<g><title>")
+		xml.EscapeText(&s.b, []byte(tip))
+		s.b.WriteString("</title>")
+		s.rect(x0, viewY, w, svgCellH, fmt.Sprintf(`rx="4" fill="%s" stroke="%s" stroke-width="1.5"`, fill, svgLink))
+		for v := bx.View + 1; v < bx.View+bx.Count; v++ {
+			s.vline(viewX[v], viewY+1, viewY+svgCellH-1, svgCellLine)
+		}
+		s.b.WriteString("</g>\n")
+		label := fmt.Sprintf("%s %d", svgBoxWord(kernel), i+1)
+		if svgTextWidth(label, 6.2) > w-4 {
+			label = strconv.Itoa(i + 1)
+		}
+		s.text(x0+3, vmaY, `font-size="11" font-weight="bold" fill="`+svgLink+`"`, label)
+	}
+	for v, f := range pages {
+		x0 := viewX[v]
+		cx := x0 + cell/2
+		s.text(cx, numY, `text-anchor="middle" font-size="10" fill="#666"`, strconv.Itoa(v))
+		tip := fmt.Sprintf("view page %d shows store page %d", v, f)
+		if len(info.Frames) == len(pages) && info.Frames[v] != 0 {
+			tip += fmt.Sprintf(", physical frame %#x", info.Frames[v])
+		}
+		if st.past(f) {
+			tip += ", past the end of data: reads as zeros"
+			s.rect(x0+2, viewY+2, cell-4, svgCellH-4, `fill="`+svgPastBG+`" stroke="`+svgPast+`" stroke-dasharray="4 3"`)
+		}
+		if n := len(views[f]); n > 1 {
+			tip += ", aliased: also at view " + mapPageList(views[f], int64(v), mapAliasItems)
+			s.rect(x0+4, viewY+svgCellH-6, cell-8, 4, `fill="`+svgAlias+`"`)
+		}
+		s.cellText(cx, viewY, info.letter(f, st), strconv.FormatInt(f, 10), tip, "")
+	}
+
+	// The store: one box per stretch of consecutive store pages.
+	for i := 0; i < len(cols); {
+		if cols[i].mark != "" || st.past(cols[i].page) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(cols) && cols[j].mark == "" && !st.past(cols[j].page) {
+			j++
+		}
+		s.rect(storeX[i], storeY, storeX[j-1]+cell-storeX[i], svgCellH, `rx="4" fill="`+svgDataFill+`" stroke="#555" stroke-width="1.5"`)
+		i = j
+	}
+	for i, c := range cols {
+		x0 := storeX[i]
+		switch c.mark {
+		case "…":
+			s.text(x0+svgMarkW/2, storeY+svgCellH/2+5, `text-anchor="middle" fill="#777"`, "…")
+			continue
+		case "|":
+			s.printf(`<line x1="%g" x2="%g" y1="%g" y2="%g" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`+"\n",
+				x0+svgMarkW/2, x0+svgMarkW/2, storeY-14, storeY+svgCellH+4, svgPast)
+			s.text(x0+svgMarkW/2, storeY-18, `text-anchor="middle" font-size="10" fill="#666"`, "end of data")
+			continue
+		}
+		f := c.page
+		cx := x0 + cell/2
+		s.text(cx, storeY+svgCellH+16, `text-anchor="middle" font-size="10" fill="#666"`, strconv.FormatInt(f, 10))
+		n := len(views[f])
+		tip := fmt.Sprintf("store page %d", f)
+		colour := ""
+		switch {
+		case st.past(f):
+			stroke := svgPast
+			if n > 1 {
+				stroke = svgAlias
+			}
+			s.rect(x0+2, storeY+2, cell-4, svgCellH-4, `fill="`+svgPastBG+`" stroke="`+stroke+`" stroke-dasharray="4 3"`)
+			tip += ", past the end of data: reads as zeros"
+		case n == 0:
+			s.rect(x0+1, storeY+1, cell-2, svgCellH-2, `fill="url(#h)"`)
+			colour = svgUnshown
+		case n > 1:
+			s.rect(x0+1, storeY+1, cell-2, svgCellH-2, `fill="`+svgAliasBG+`" stroke="`+svgAlias+`" stroke-width="1.5"`)
+			s.text(x0+cell-3, storeY+11, `text-anchor="end" font-size="9" font-weight="bold" fill="`+svgAlias+`"`, fmt.Sprintf("×%d", n))
+		}
+		if i > 0 && cols[i-1].mark == "" && !st.past(f) && !st.past(cols[i-1].page) {
+			s.vline(x0, storeY+1, storeY+svgCellH-1, "#bbb")
+		}
+		switch {
+		case n > 1:
+			tip += fmt.Sprintf(", aliased: shown at %d view pages (%s)", n, mapPageList(views[f], -1, mapAliasItems))
+		case n == 1:
+			tip += fmt.Sprintf(", shown at view page %d", views[f][0])
+		default:
+			tip += ", not shown by any view page"
+		}
+		s.cellText(cx, storeY, info.letter(f, st), "", tip, colour)
+	}
+
+	// The table and the legend.
+	s.text(svgMargin, tableY, `font-weight="bold"`, tableHead)
+	for i, l := range table {
+		s.text(svgMargin, tableY+svgLineH*float64(i+1), `font-family="DejaVu Sans Mono, monospace" font-size="11" xml:space="preserve"`, l)
+	}
+	for i, l := range legend {
+		y := legendY + svgLineH*float64(i)
+		switch l.kind {
+		case "box":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgViewFill+`" stroke="`+svgLink+`" stroke-width="1.5"`)
+		case "arrow":
+			s.printf(`<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="1.6" marker-end="url(#a)"/>`+"\n", svgMargin, y-4, svgMargin+24, y-4, svgLink)
+		case "letter":
+			s.text(svgMargin+12, y, `text-anchor="middle" font-weight="bold" font-size="14"`, "A")
+		case "alias":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgAliasBG+`" stroke="`+svgAlias+`" stroke-width="1.5"`)
+		case "unshown":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="url(#h)" stroke="#bbb"`)
+		case "past":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgPastBG+`" stroke="`+svgPast+`" stroke-dasharray="4 3"`)
+		}
+		s.text(svgMargin+34, y, "", l.text)
+	}
+	s.close()
+}
+
+// svgBoxWord is what a box of the small picture is: a VMA when the kernel said so, else a run.
+func svgBoxWord(kernel bool) string {
+	if kernel {
+		return "VMA"
+	}
+	return "run"
+}
+
+// rect writes a <rect> with attrs.
+func (s *svgDoc) rect(x, y, w, h float64, attrs string) {
+	s.b.WriteString(`<rect x="`)
+	s.num(x)
+	s.b.WriteString(`" y="`)
+	s.num(y)
+	s.b.WriteString(`" width="`)
+	s.num(w)
+	s.b.WriteString(`" height="`)
+	s.num(h)
+	s.b.WriteString(`" ` + attrs + "/>\n")
+}
+
+// vline is a thin vertical line: the border between two cells of one box.
+func (s *svgDoc) vline(x, y0, y1 float64, colour string) {
+	s.b.WriteString(`<line x1="`)
+	s.num(x)
+	s.b.WriteString(`" x2="`)
+	s.num(x)
+	s.printf(`" y1="%g" y2="%g" stroke="%s"/>`+"\n", y0, y1, colour)
+}
+
+// cellText writes what a cell holds: its letter (big), or, when contents are unknown, fallback
+// (small, grey); with a tooltip. The letter is "." for a byte that is not printable, drawn as "·".
+func (s *svgDoc) cellText(cx, y float64, letter, fallback, tip, colour string) {
+	s.b.WriteString("<g><title>")
+	xml.EscapeText(&s.b, []byte(tip))
+	s.b.WriteString("</title>")
+	// An invisible rect gives the whole cell the tooltip, not just the glyph.
+	s.rect(cx-15, y+2, 30, svgCellH-4, `fill="#fff" fill-opacity="0"`)
+	fill := ""
+	if colour != "" {
+		fill = ` fill="` + colour + `"`
+	}
+	switch {
+	case letter == ".":
+		s.text(cx, y+svgCellH/2+6, `text-anchor="middle" font-size="16" fill="#999"`, "·")
+	case letter != "":
+		s.text(cx, y+svgCellH/2+6, `text-anchor="middle" font-size="17" font-weight="bold"`+fill, letter)
+	case fallback != "":
+		s.text(cx, y+svgCellH/2+5, `text-anchor="middle" font-size="13" fill="#555"`, fallback)
+	}
+	s.b.WriteString("</g>\n")
+}

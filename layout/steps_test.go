@@ -1,0 +1,119 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nlfs/nlfs/run"
+)
+
+func TestSteps(t *testing.T) {
+	ltp := ""
+	for p := range 4 {
+		ltp += fmt.Sprintf("remap %d 1 %d\n", p, p^1)
+	}
+	cases := []struct {
+		name, text string
+		data       int64
+		want       []string // canonical text of each step's view
+		lines      []int    // line of each call
+	}{
+		{"page list only", "2 1 0\n", 3, []string{"2-0\n"}, nil},
+		{"identity", "# nothing\n", 4, []string{"0-3\n"}, nil},
+		{"ltp pairs", ltp, 4, []string{"0-3\n", "1 1-3\n", "1-0 2-3\n", "1-0 3 3\n", "1-0 3-2\n"}, []int{1, 2, 3, 4}},
+		{"issue 11", "0-5\nremap 0 2 4\n", 6, []string{"0-5\n", "4-5 2-5\n"}, []int{2}},
+		{"merge back", "0-5\nremap 0 2 4 # away\n\nremap 0x0, 02, 0\n", 6, []string{"0-5\n", "4-5 2-5\n", "0-5\n"}, []int{2, 4}},
+		{"remap alone", "remap 1 1 0\n", 3, []string{"0-2\n", "0 0 2\n"}, []int{1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l, steps, err := Steps([]byte(c.text), Limits{DataPages: c.data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			var lines []int
+			for i, s := range steps {
+				got = append(got, Canonical(s.Runs))
+				if i > 0 {
+					lines = append(lines, s.Line)
+				}
+			}
+			if !slices.Equal(got, c.want) || !slices.Equal(lines, c.lines) {
+				t.Errorf("steps %q at lines %v, want %q at %v", got, lines, c.want, c.lines)
+			}
+			if !l.Identity && !slices.Equal(steps[len(steps)-1].Runs, l.Runs) {
+				t.Errorf("last step %v is not the layout %v", steps[len(steps)-1].Runs, l.Runs)
+			}
+		})
+	}
+}
+
+func TestStepsErrors(t *testing.T) {
+	if _, _, err := Steps([]byte("0 1\nremap 1 2 0\n"), Limits{DataPages: 4}); err == nil ||
+		err.Error() != "line 2, column 1: remap of view pages 1-2 runs past the end of the view (2 pages)" {
+		t.Errorf("bad remap: %v", err)
+	}
+	text := strings.Repeat("remap 0 1 1\n", MaxSteps) + "  remap 0 1 0\n"
+	var lerr *Error
+	if _, _, err := Steps([]byte(text), Limits{DataPages: 2}); !errors.As(err, &lerr) || lerr.Line != MaxSteps+1 || lerr.Column != 3 {
+		t.Errorf("too many steps: %v", err)
+	}
+	if _, steps, err := Steps([]byte(text[:len(text)-len("  remap 0 1 0\n")]), Limits{DataPages: 2}); err != nil || len(steps) != MaxSteps+1 {
+		t.Errorf("MaxSteps remap lines: %d steps, %v", len(steps), err)
+	}
+}
+
+// TestStepsMatchParse: for random layouts the last step is what Parse makes of the text, every step
+// is maximal and contiguous, and each step differs from the one before only inside its call.
+func TestStepsMatchParse(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 3000 {
+		const data = 12
+		var b strings.Builder
+		if r.IntN(3) > 0 {
+			for _, p := range randomPages(r, data) {
+				fmt.Fprintf(&b, "%d ", p)
+			}
+			b.WriteString("\n")
+		}
+		l0, err := Parse([]byte(b.String()), Limits{DataPages: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		view := int64(data)
+		if !l0.Identity {
+			view = l0.Pages
+		}
+		for range r.IntN(8) {
+			n := 1 + r.Int64N(min(view, data))
+			fmt.Fprintf(&b, "remap %d %d %d\n", r.Int64N(view-n+1), n, r.Int64N(data-n+1))
+		}
+		l, steps, err := Steps([]byte(b.String()), Limits{DataPages: data})
+		if err != nil {
+			t.Fatalf("%q: %v", b.String(), err)
+		}
+		if !l.Identity && !slices.Equal(steps[len(steps)-1].Runs, l.Runs) {
+			t.Fatalf("%q: last step %v, Parse %v", b.String(), steps[len(steps)-1].Runs, l.Runs)
+		}
+		for i, s := range steps {
+			if !slices.Equal(s.Runs, Compile(run.Pages(s.Runs))) {
+				t.Fatalf("%q: step %d is not maximal runs: %v", b.String(), i, s.Runs)
+			}
+			if i == 0 {
+				continue
+			}
+			before, after := run.Pages(steps[i-1].Runs), run.Pages(s.Runs)
+			for v := range after {
+				inCall := int64(v) >= s.View && int64(v) < s.View+s.Count
+				if inCall && after[v] != s.File+int64(v)-s.View || !inCall && after[v] != before[v] {
+					t.Fatalf("%q: step %d view page %d: %d, was %d", b.String(), i, v, after[v], before[v])
+				}
+			}
+		}
+	}
+}
