@@ -58,7 +58,7 @@ type sharedMount struct {
 	conn uint32
 	// panicked holds the first FUSE handler panic.
 	panicked atomic.Pointer[string]
-	// mapper maps view for checkMmapWrite, from the first input on.
+	// mapper maps view for viewMapper.check, from the first input on.
 	mapper viewMapper
 }
 
@@ -185,6 +185,12 @@ var fuzzSeeds = []string{
 // chunks says how the text is cut into write(2) calls: chunk i has
 // chunks[i%len(chunks)]+1 bytes (no chunks: one write); past 64 writes the
 // rest goes in one.
+//
+// Then, whatever the input did, a store through a writable shared mapping of view (one that
+// lives across inputs), flushed with msync, must show through read(2) of data and at every
+// alias in the mapping, and a write(2) of data at once in the mapping (viewMapper.check): the
+// layout in force, whichever it is, takes writes through mappings too, and nothing an input
+// does can hang them.
 func FuzzLayoutWrite(f *testing.F) {
 	requireFUSE(f)
 	for i, s := range fuzzSeeds {
