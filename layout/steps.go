@@ -131,3 +131,21 @@ func RemapRuns(runs []run.Run, view, count, file int64) []run.Run {
 	}
 	return out
 }
+
+// RemapOnly reports whether src has remap lines and no page list, so that its view is the
+// identity over the store with the calls applied: drawing it needs the store's size. It looks at
+// entries only (a text that does not parse may answer either way).
+func RemapOnly(src []byte) bool {
+	remaps := false
+	for _, line := range bytes.Split(src, []byte("\n")) {
+		f := stepFields(line)
+		switch {
+		case len(f) == 0:
+		case string(f[0]) == "remap":
+			remaps = true
+		default:
+			return false
+		}
+	}
+	return remaps
+}

@@ -117,3 +117,17 @@ func TestStepsMatchParse(t *testing.T) {
 		}
 	}
 }
+
+func TestRemapOnly(t *testing.T) {
+	for text, want := range map[string]bool{
+		"remap 0 1 1\n# c\n\nremap 1 1 0": true,
+		"0-3\nremap 0 1 1\n":              false,
+		"remap 0 1 1\n2":                  false,
+		"# remap 0 1 1\n":                 false,
+		"":                                false,
+	} {
+		if got := RemapOnly([]byte(text)); got != want {
+			t.Errorf("RemapOnly(%q) = %v", text, got)
+		}
+	}
+}

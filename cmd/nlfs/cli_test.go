@@ -225,19 +225,199 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("nlfs demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	order := []string{"view page 0: CCCC", "view page 1: BBBB", "view page 2: AAAA", "generation: 1"}
-	at := 0
-	for _, want := range order {
-		i := strings.Index(r.stdout[at:], want)
-		if i < 0 {
-			t.Fatalf("demo output lacks %q after offset %d:\n%s", want, at, r.stdout)
-		}
-		at += i
+	// The view page by page (C, B, A plain to see), map and status, in that order.
+	demoInOrder(t, r.stdout, "$ nlfs mount --pages 3 $d\n", "$ echo '2 1 0' > $d/layout\n", "\nC B A\n",
+		"view page 0 shows store page 2 (C)", "$ cat $d/map\n", "view       [C][B][A]\n", "$ cat $d/status\n", "generation: 1\n",
+		"$ nlfs umount $d\n")
+	m := regexp.MustCompile(`(?m)^# d is (\S+)$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("demo does not say where it mounts:\n%s", r.stdout)
 	}
-	if m := regexp.MustCompile(`nlfs mount --pages 3 (\S+)`).FindStringSubmatch(r.stdout); m == nil {
-		t.Errorf("demo does not show its mount command")
-	} else if isMounted(m[1]) {
+	if isMounted(m[1]) {
 		t.Errorf("demo left %s mounted", m[1])
+	}
+	if _, err := os.Stat(m[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("demo left its directory %s: %v", m[1], err)
+	}
+}
+
+// demoInOrder checks that out holds each of want, in order.
+func demoInOrder(t *testing.T, out string, want ...string) {
+	t.Helper()
+	at := 0
+	for _, w := range want {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("output lacks %q after offset %d:\n%s", w, at, out)
+		}
+		at += i + len(w)
+	}
+}
+
+// demoStep is one command of a demo's transcript and what follows it: its output, then any
+// narration ("# ").
+type demoStep struct {
+	cmd    string
+	output string
+	said   string
+}
+
+// demoTranscript splits a demo's output into its commands.
+func demoTranscript(out string) []demoStep {
+	var steps []demoStep
+	for _, line := range strings.SplitAfter(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "$ "):
+			steps = append(steps, demoStep{cmd: strings.TrimSuffix(line[2:], "\n")})
+		case len(steps) == 0:
+		case strings.HasPrefix(line, "# "):
+			steps[len(steps)-1].said += line
+		default:
+			steps[len(steps)-1].output += line
+		}
+	}
+	return steps
+}
+
+// demoOutputOf is the output of the n-th command (from 0) of the transcript starting with prefix.
+func demoOutputOf(t *testing.T, steps []demoStep, prefix string, n int) demoStep {
+	t.Helper()
+	for _, s := range steps {
+		if strings.HasPrefix(s.cmd, prefix) {
+			if n == 0 {
+				return s
+			}
+			n--
+		}
+	}
+	t.Fatalf("no command %q in the transcript", prefix)
+	return demoStep{}
+}
+
+// TestNamedDemos runs every demo and checks what it shows, in order, and each claim its
+// narration makes against the output of the commands it follows: the kernel's own record.
+func TestNamedDemos(t *testing.T) {
+	requireFUSE(t)
+	root := os.Geteuid() == 0
+	want := map[string][]string{
+		"tlpi": {"\n2-0\n", `"2 1 0" reads back as "2-0"`, "\nC B A\n", "view page 0 shows store page 2 (C)", "store      [A  B  C]\n",
+			"3 VMAs for 3 runs", "layout: pinned (set by a layout"},
+		"ltp": {`echo "remap $p 1 $((p ^ 1))"`, "remap 0 1 1\nremap 1 1 0\n", "$ nlfs layout show --steps --pages 16 $l\n",
+			"remap 0 1 1: view page 0 shows store page 1: 1 VMA -> 2 (split at view page 1)", "after 16 remap calls: 16 VMAs",
+			"$ cp $l $d/layout\n", "\n1-0 3-2 5-4 7-6 9-8 11-10 13-12 15-14\n", "\nB A D C F E H G J I L K N M P O\n", "16 VMAs for 16 runs", "$ rm $l\n"},
+		"reverse": {"\n7-0\n", "\nH G F E D C B A\n", "8 VMAs, one per page", "says which store page each maps: 7, 6, 5, 4, 3, 2, 1, 0.",
+			"$ echo '0-7' > $d/layout\n", "1 VMA now", "5 VMAs -> 1 (4 VMAs replaced by one; merged with the VMA before)"},
+		"interleave": {"\n0 2 4 6 1 3 5 7\n", "\nA C E G B D F H\n", "runs: 8\nvmas: 8\n"},
+		"ring": {"\n0-3 0-3\n", "\nA B C D A B C D\n", "MAP_SHARED", "memset(p + 3 * 4096, 'X', 4096)", "msync(",
+			"\nY B C X Y B C X\n", "\nY B C X\n", "head (X) is in store page 3 and its tail (Y) in store page 0"},
+		"alias": {"\n0 0 0-1\n", "\nA A A B\n", "write page 1 of view only", "\nZ Z Z B\n", "\nZ B\n"},
+		"views": {"$ mkdir $d/views/rev", "\nA B\n", "\nB A\n", "write page 0 of view only", "\nB Z\n", "$ rmdir $d/views/rev\n"},
+	}
+	list := nlfs(t, "", "demo", "--list")
+	for _, d := range demos {
+		if !strings.Contains(list.stdout, d.name+" ") {
+			t.Errorf("demo --list lacks %s", d.name)
+		}
+		t.Run(d.name, func(t *testing.T) {
+			r := nlfs(t, "", "demo", d.name)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if len(want[d.name]) == 0 {
+				t.Fatalf("no expectations for demo %s", d.name)
+			}
+			demoInOrder(t, r.stdout, want[d.name]...)
+			steps := demoTranscript(r.stdout)
+			if first := steps[0].cmd; first != "d=$(mktemp -d -t nlfs-demo-XXXXXX)" {
+				t.Errorf("the first command is %q, not the one that makes $d", first)
+			}
+			if last := steps[len(steps)-1].cmd; last != "rmdir $d" {
+				t.Errorf("the last command is %q, not the one that removes $d", last)
+			}
+			switch d.name {
+			case "reverse":
+				demoCheckReverse(t, steps)
+			case "alias", "views":
+				demoCheckFrames(t, steps, root)
+			}
+		})
+	}
+	checkOneLine(t, nlfs(t, "", "demo", "nosuch"), exitUsage, `no demo named "nosuch"`)
+}
+
+// demoCheckReverse: the reverse demo says 8 VMAs where vmas listed 8, and what became of them
+// where vmas listed one: merged in place if it starts where the first of the 8 did, replaced by
+// a new mapping otherwise.
+func demoCheckReverse(t *testing.T, steps []demoStep) {
+	t.Helper()
+	before, after := demoOutputOf(t, steps, "cat $d/vmas", 0), demoOutputOf(t, steps, "cat $d/vmas", 1)
+	lines0, lines1 := strings.Split(strings.TrimSpace(before.output), "\n"), strings.Split(strings.TrimSpace(after.output), "\n")
+	if len(lines0) != 8 || len(lines1) != 1 {
+		t.Fatalf("vmas listed %d, then %d lines; want 8, then 1", len(lines0), len(lines1))
+	}
+	start0, _, _ := strings.Cut(lines0[0], "-")
+	start1, _, _ := strings.Cut(lines1[0], "-")
+	if start0 == start1 {
+		if !strings.Contains(after.said, "merged in place") {
+			t.Errorf("the VMA starts where the 8 did (%s), but the demo says:\n%s", start0, after.said)
+		}
+	} else if !strings.Contains(after.said, "at "+start1+", not "+start0+": the 8 VMAs were not merged but replaced by a\n# new mapping") {
+		t.Errorf("the VMA moved from %s to %s, but the demo says:\n%s", start0, start1, after.said)
+	}
+}
+
+// demoCheckFrames: as root, the alias and views demos name one frame, and the map lines they
+// grep show that frame at every view page they name; otherwise they say the frames are not shown.
+func demoCheckFrames(t *testing.T, steps []demoStep, root bool) {
+	t.Helper()
+	g := demoOutputOf(t, steps, "grep ", 0)
+	if !root {
+		if !strings.Contains(g.said, "The frames are not shown") {
+			t.Errorf("not root, but the demo says:\n%s", g.said)
+		}
+		return
+	}
+	m := regexp.MustCompile(`One physical frame, (0x[0-9a-f]+), behind`).FindStringSubmatch(g.said)
+	if m == nil {
+		t.Fatalf("the demo names no frame:\n%s%s", g.output, g.said)
+	}
+	lines := strings.Split(strings.TrimSpace(g.output), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("grep found %d map lines:\n%s", len(lines), g.output)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "frame "+m[1]+" ") && !strings.HasSuffix(l, "frame "+m[1]) {
+			t.Errorf("the demo says frame %s, but map says %q", m[1], l)
+		}
+	}
+}
+
+// TestDemoCommandsPaste: the commands of each demo, pasted into one shell in order, all run
+// (with nlfs on PATH): none relies on anything the transcript does not show.
+func TestDemoCommandsPaste(t *testing.T) {
+	requireFUSE(t)
+	for _, d := range demos {
+		t.Run(d.name, func(t *testing.T) {
+			r := nlfs(t, "", "demo", d.name)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			var script strings.Builder
+			script.WriteString("set -e\n")
+			for _, s := range demoTranscript(r.stdout) {
+				script.WriteString(s.cmd + "\n")
+			}
+			cmd := exec.Command("bash", "-c", script.String())
+			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(nlfsBin)+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("pasted commands failed: %v\n%s\nscript:\n%s", err, out, script.String())
+			}
+			if m := regexp.MustCompile(`serving (\S+) `).FindSubmatch(out); m != nil && isMounted(string(m[1])) {
+				detach(string(m[1]))
+				t.Errorf("pasted commands left %s mounted", m[1])
+			}
+		})
 	}
 }
 
@@ -441,48 +621,6 @@ func TestLayoutCommands(t *testing.T) {
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "spiral", "3"), exitUsage, "spiral")
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "x"), exitUsage, `"x" is not a number`)
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "-1"), exitUsage, "N must be from 0 to 1048576, got -1")
-}
-
-// TestNamedDemos runs every demo and checks what it shows, in order.
-func TestNamedDemos(t *testing.T) {
-	requireFUSE(t)
-	want := map[string][]string{
-		"tlpi": {"view page 0: CCCC", "(store page 2)", "view page 2: AAAA", "(store page 0)"},
-		"ltp":  {"remap 0 1 1", "1-0 3-2 5-4 7-6 9-8 11-10 13-12 15-14", "view pages 0-15: B A D C F E H G J I L K N M P O", "vmas: 16"},
-		"reverse": {"7-0", "view pages 0-7: H G F E D C B A", "vmas: 8",
-			"/memfd:nlfs-data", "printf \"0-7\\n\" >", "vmas: 1\n"},
-		"interleave": {"0 2 4 6 1 3 5 7", "view pages 0-7: A C E G B D F H"},
-		"ring":       {"0-3 0-3", "view pages 0-7: A B C D A B C D", "across the seam", "view pages 0-7: Y B C X Y B C X"},
-		"alias": {"0 0 0-1", "aliased_store_pages: 1", "write view page 1 only",
-			"view page 0: ZZZZ", "view page 2: ZZZZ", "view page 3: BBBB", "ZZZZZZZZZZZZZZZZ\n"},
-	}
-	if os.Geteuid() == 0 {
-		want["alias"] = append(want["alias"][:2:2], append([]string{"frame 0x", ": view 0-2\n"}, want["alias"][2:]...)...)
-	}
-	list := nlfs(t, "", "demo", "--list")
-	for _, d := range demos {
-		if !strings.Contains(list.stdout, d.name+" ") {
-			t.Errorf("demo --list lacks %s", d.name)
-		}
-		t.Run(d.name, func(t *testing.T) {
-			r := nlfs(t, "", "demo", d.name)
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			at := 0
-			for _, w := range want[d.name] {
-				i := strings.Index(r.stdout[at:], w)
-				if i < 0 {
-					t.Fatalf("output lacks %q after offset %d:\n%s", w, at, r.stdout)
-				}
-				at += i + len(w)
-			}
-			if len(want[d.name]) == 0 {
-				t.Errorf("no expectations for demo %s", d.name)
-			}
-		})
-	}
-	checkOneLine(t, nlfs(t, "", "demo", "nosuch"), exitUsage, `no demo named "nosuch"`)
 }
 
 // TestWalkthroughScript runs scripts/demo.sh as a teacher would, unpaused.

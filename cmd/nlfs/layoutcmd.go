@@ -32,7 +32,7 @@ func newLayoutCmd(stdout io.Writer) *cobra.Command {
 	for _, sub := range []struct{ name, short string }{
 		{"check", "check a layout: say ok, or where it is wrong"},
 		{"fmt", "print a layout in canonical form"},
-		{"show", "draw a layout as map does"},
+		{"show", "draw a layout as map does (--svg: as map.svg; --steps: after each remap call)"},
 	} {
 		cmd.AddCommand(newLayoutFileCmd(sub.name, sub.short, stdout))
 	}
@@ -40,27 +40,44 @@ func newLayoutCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// drawing is how `nlfs layout show` draws: as text or SVG, whole or step by step.
+type drawing struct{ svg, steps bool }
+
 // newLayoutFileCmd reads one layout and checks, formats or draws it.
 func newLayoutFileCmd(sub, short string, stdout io.Writer) *cobra.Command {
 	var pages, maxView int64
+	var how drawing
+	long := strings.ToUpper(short[:1]) + short[1:] + ". FILE - is standard input."
+	if sub == "show" {
+		long = "Draw a layout as the map file does, or as map.svg with --svg. With --steps, draw the view\n" +
+			"after each remap line, as successive remap_file_pages calls on one mapping leave it, and\n" +
+			"how its VMAs split and merge (one VMA per run). FILE - is standard input."
+	}
 	cmd := &cobra.Command{
 		Use:   sub + " [OPTION]... FILE",
 		Short: short,
-		Long:  strings.ToUpper(short[:1]) + short[1:] + ". FILE - is standard input.",
+		Long:  long,
 		Args:  wantArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("pages") {
 				pages = -1 // no store to check against
 			}
-			return layoutFile(sub, args[0], pages, maxView, stdout)
+			return layoutFile(sub, args[0], pages, maxView, how, stdout)
 		},
+	}
+	if sub == "show" {
+		cmd.Example = "  printf '0-5\\nremap 0 2 4\\n' | nlfs layout show --steps --pages 6 -"
 	}
 	int64Var(cmd.Flags(), &pages, "pages", 0, "check against a store of `N` pages (default: no limit)")
 	maxViewPagesFlag(cmd.Flags(), &maxView)
+	if sub == "show" {
+		switchVar(cmd.Flags(), &how.steps, "steps", "", "draw the view after each remap line, with its VMAs")
+		switchVar(cmd.Flags(), &how.svg, "svg", "", "draw an SVG picture, as map.svg")
+	}
 	return cmd
 }
 
-func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error {
+func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.Writer) error {
 	text, err := readInput(name)
 	if err != nil {
 		return usageErrorf("layout %s: %v", sub, err)
@@ -68,6 +85,14 @@ func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error 
 	lim := layout.Limits{DataPages: pages, MaxViewPages: maxView}
 	if pages < 0 {
 		lim.DataPages = math.MaxInt64
+		if layout.RemapOnly(text) && sub != "check" {
+			// Remap lines alone apply to the identity over the store: without its size there
+			// is no view to draw (and Parse would say the view is over the maximum).
+			return usageErrorf("layout %s: %s has remap lines and no page list: they apply to the identity view over the store, so give its size with --pages N", sub, quote(name))
+		}
+	}
+	if how.steps {
+		return layoutSteps(name, text, lim, how, stdout)
 	}
 	l, err := layout.Parse(text, lim)
 	if err != nil {
@@ -94,9 +119,35 @@ func layoutFile(sub, name string, pages, maxView int64, stdout io.Writer) error 
 	case "fmt":
 		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
 	case "show":
-		err = render.Text(stdout, runs, render.Info{DataPages: lim.DataPages, VMAs: -1})
+		info := render.Info{DataPages: lim.DataPages, VMAs: -1}
+		if how.svg {
+			err = render.SVG(stdout, runs, info)
+		} else {
+			err = render.Text(stdout, runs, info)
+		}
 	}
 	return err
+}
+
+// layoutSteps draws a layout step by step: the view its remap lines start from, then the view
+// after each.
+func layoutSteps(name string, text []byte, lim layout.Limits, how drawing, stdout io.Writer) error {
+	_, steps, err := layout.Steps(text, lim)
+	if err != nil {
+		var lerr *layout.Error
+		if errors.As(err, &lerr) {
+			return fmt.Errorf("%s: %w", quote(name), lerr)
+		}
+		return err
+	}
+	if len(steps) == 1 && len(steps[0].Runs) == 0 {
+		return usageErrorf("layout show: %s has no entries (the identity): give --pages N to draw it", quote(name))
+	}
+	info := render.Info{DataPages: lim.DataPages, VMAs: -1}
+	if how.svg {
+		return render.StepsSVG(stdout, steps, info)
+	}
+	return render.StepsText(stdout, steps, info)
 }
 
 func newLayoutGenCmd(stdout io.Writer) *cobra.Command {
