@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A narrated walk-through of nlfs for a class or a talk. Each step says what
-# it is about to show, runs the commands (echoed), and waits for Enter when
-# run in a terminal; piped or with NLFS_DEMO_NOPAUSE=1 it runs straight
-# through. Usage: scripts/demo.sh [MOUNTPOINT]   (needs root or fusermount3)
+# A narrated walk-through of nlfs for a class or a talk. Each step says what it is about to
+# show, then runs its commands, each printed before its output (as `$ command`), and waits for
+# Enter when run in a terminal; piped or with NLFS_DEMO_NOPAUSE=1 it runs straight through.
+# Pictures it offers are copied out of the mount first, so the links still work after it has
+# unmounted: they are kept in NLFS_DEMO_OUT (default: a new directory under /tmp).
+# Usage: scripts/demo.sh [MOUNTPOINT]   (needs root or fusermount3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NLFS=${NLFS:-}
@@ -10,8 +12,15 @@ if [ -z "$NLFS" ]; then
 	NLFS=$(mktemp -d)/nlfs
 	go build -o "$NLFS" ./cmd/nlfs
 fi
+# The commands say "nlfs", as a reader would type them: this very binary, first on PATH.
+bin=$(mktemp -d)
+ln -s "$(readlink -f "$NLFS")" "$bin/nlfs"
+export PATH=$bin:$PATH
 if [ $# -gt 0 ]; then mnt=$1; mkdir -p "$mnt"; else mnt=$(mktemp -d /tmp/nlfs-walk-XXXXXX); fi
-trap '"$NLFS" umount "$mnt" 2>/dev/null || true; [ $# -gt 0 ] || rmdir "$mnt"' EXIT
+out=${NLFS_DEMO_OUT:-$(mktemp -d /tmp/nlfs-walk-out-XXXXXX)}
+mkdir -p "$out"
+trap 'nlfs umount "$mnt" 2>/dev/null || true; [ $# -gt 0 ] || rmdir "$mnt"; rm -rf "$bin"' EXIT
+export d=$mnt
 
 interactive=0
 [ -t 0 ] && [ -t 1 ] && [ "${NLFS_DEMO_NOPAUSE:-0}" != 1 ] && interactive=1
@@ -19,43 +28,51 @@ interactive=0
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; bash -c "$*"; }
 pause() { if [ $interactive = 1 ]; then read -r -p "  [Enter] " _; fi; }
-# letters prints the view as one letter per 4 KiB page.
-letters() { for ((i = 0; i < $(($(stat -c %s "$mnt/view") / 4096)); i++)); do
-	dd if="$mnt/view" bs=4096 skip=$i count=1 status=none | head -c1; printf ' '; done; echo; }
+# letters shows the first byte of each 4 KiB page of a file of the mount, one letter per page.
+letters() { run "fold -b -w 4096 \$d/$1 | cut -c 1 | paste -sd ' '"; }
 
-say "Mount an nlfs with an 8-page store. data is the store, view the remapped pages."
-run "$NLFS mount --pages 8 $mnt"
-run "ls -l $mnt"
+say "Mount an nlfs with an 8-page store at \$d=$mnt: data is the store, view the remapped pages."
+run 'nlfs mount --pages 8 $d'
+run 'ls $d'
 pause
 
-say "Fill store page i with one letter: A, B, … H."
-run "for c in A B C D E F G H; do head -c 4096 /dev/zero | tr '\\0' \$c; done > $mnt/data"
-say "A fresh mount shows the identity: view = data, one mapping, one VMA."
-run "cat $mnt/layout"; letters; run "grep -E '^(runs|vmas):' $mnt/status"
+say "Fill store page i with one letter: A, B, … H (the first byte of each page is shown below)."
+run "for c in A B C D E F G H; do head -c 4096 /dev/zero | tr '\\0' \$c; done > \$d/data"
+say "A fresh mount shows the identity: the view is data, page for page: one run, one VMA."
+run 'cat $d/layout'
+letters view
+run "grep -E '^(layout|runs|vmas):' \$d/status"
 pause
 
 say "Reverse the pages. The daemon calls remap_file_pages(2) once per page."
-run "echo '7-0' > $mnt/layout"; letters
-say "The kernel emulates the old syscall with one VMA per run: eight now."
-run "cat $mnt/vmas"; run "grep -E '^(runs|vmas|backend):' $mnt/status"
+run "echo '7-0' > \$d/layout"
+letters view
+say "Since Linux 4.0 the kernel emulates the call with one VMA per run: eight now. vmas columns: address range, permissions (s: shared), file offset in hex (store page × 4096), device, inode, file."
+run 'cat $d/vmas'
+run "grep -E '^(runs|vmas|backend):' \$d/status"
 pause
 
-say "Pages can repeat: store page 0 at view pages 0, 1, 2. They are one page, not copies."
-run "echo '0*3 3-7' > $mnt/layout"; letters
-run "printf 'Z%.0s' {1..4096} | dd of=$mnt/view bs=4096 seek=1 conv=notrunc status=none"
-say "Written through view page 1 only; it shows at 0, 1, 2, and in data:"
-letters; run "head -c 8 $mnt/data; echo"
-run "cat $mnt/map"
+say "Pages can repeat: store page 0 at view pages 0, 1 and 2. They are one page, not copies."
+run "echo '0*3 3-7' > \$d/layout"
+run 'cat $d/layout'
+letters view
+run "head -c 4096 /dev/zero | tr '\\0' Z | dd of=\$d/view bs=4096 seek=1 conv=notrunc status=none"
+say "That wrote view page 1 only; it shows at view pages 0, 1, 2, and in store page 0:"
+letters view
+letters data
+run 'cat $d/map'
 pause
 
-say "A bad layout is refused whole; the previous one stays and status says why."
-run "echo '0 1 99' > $mnt/layout || true"
-run "cat $mnt/layout"; run "grep last_error $mnt/status"
+say "A bad layout is refused whole; the previous one stays and status says why. This one is refused as it is written, so echo reports it; an error found only at close (a remap past the end of the view) bash would not report, but status always says why."
+run "echo '0 1 99' > \$d/layout || true"
+run 'cat $d/layout'
+run 'grep last_error $d/status'
 pause
 
-say "map.svg draws the mapping; open it in a browser: file://$mnt/map.svg"
-run "head -c 300 $mnt/map.svg; echo …"
+say "map.svg draws the mapping. A copy outside the mount stays after the unmount:"
+run "cp \$d/map.svg $out/map.svg"
+say "open file://$out/map.svg in a browser"
 pause
 
 say "Unmount."
-run "$NLFS umount $mnt"
+run 'nlfs umount $d'

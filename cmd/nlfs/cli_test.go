@@ -623,23 +623,42 @@ func TestLayoutCommands(t *testing.T) {
 	checkOneLine(t, nlfs(t, "", "layout", "gen", "reverse", "-1"), exitUsage, "N must be from 0 to 1048576, got -1")
 }
 
-// TestWalkthroughScript runs scripts/demo.sh as a teacher would, unpaused.
+// TestWalkthroughScript runs scripts/demo.sh as a teacher would, unpaused: every line of
+// output follows the command that printed it, each claim holds in the output it is about, and
+// the picture it offers is still there once it has unmounted.
 func TestWalkthroughScript(t *testing.T) {
 	requireFUSE(t)
+	keep := t.TempDir()
 	cmd := exec.Command("bash", "../../scripts/demo.sh")
-	cmd.Env = append(os.Environ(), "NLFS="+nlfsBin, "NLFS_DEMO_NOPAUSE=1")
-	out, err := cmd.CombinedOutput()
+	cmd.Env = append(os.Environ(), "NLFS="+nlfsBin, "NLFS_DEMO_NOPAUSE=1", "NLFS_DEMO_OUT="+keep)
+	raw, err := cmd.CombinedOutput()
+	out := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(string(raw), "")
 	if err != nil {
 		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
 	}
-	at := 0
-	for _, want := range []string{"A B C D E F G H", "vmas: 1", "H G F E D C B A", "vmas: 8",
-		"Z Z Z D E F G H", "ZZZZZZZZ", "page 99 is past the end of data (8 pages)", "<svg"} {
-		i := strings.Index(string(out[at:]), want)
-		if i < 0 {
-			t.Fatalf("walk-through lacks %q after offset %d:\n%s", want, at, out)
+	demoInOrder(t, out, "$ nlfs mount --pages 8 $d\n", "\nA B C D E F G H\n", "vmas: 1", "$ echo '7-0' > $d/layout\n", "\nH G F E D C B A\n",
+		"eight now", "$ cat $d/vmas\n", "vmas: 8", "\nZ Z Z D E F G H\n", "\nZ B C D E F G H\n", "view       [Z][Z][Z][D  E  F  G  H]\n",
+		"so echo reports it", "$ echo '0 1 99' > $d/layout || true\nbash: line 1: echo: write error: Invalid argument\n",
+		"page 99 is past the end of data (8 pages)", "open file://"+keep+"/map.svg", "$ nlfs umount $d\n")
+	// Output only ever follows its command: a say ("# ") ends the previous command's output.
+	inOutput := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "$ "):
+			inOutput = true
+		case strings.HasPrefix(line, "# "), line == "":
+			inOutput = inOutput && line == ""
+		case !inOutput:
+			t.Errorf("output line %q follows no command", line)
 		}
-		at += i
+	}
+	// "eight now": the vmas file listed eight VMAs.
+	steps := demoTranscript(out)
+	if v := demoOutputOf(t, steps, "cat $d/vmas", 0); strings.Count(v.output, "/memfd:nlfs-data") != 8 {
+		t.Errorf("the walk-through says eight VMAs; vmas listed:\n%s", v.output)
+	}
+	if svg, err := os.ReadFile(filepath.Join(keep, "map.svg")); err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Errorf("the map.svg offered is not there after the walk-through: %v", err)
 	}
 }
 
