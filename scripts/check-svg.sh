@@ -84,22 +84,17 @@ for svg in "${svgs[@]}"; do
 	echo "ok   $svg: ${why#*: }"
 done
 
-# The planted pictures: each is a valid map.svg document of a small view that draws (almost)
-# nothing, and must be refused at the screenshot, never before. "speck" passed the old check (two
-# colours); "heading" is a figure whose drawing is lost, which covers less than a quarter of what
-# the least drawn real figure does.
+# The planted pictures, cut from the golden tlpi.svg, so that they stay valid map.svg documents of
+# a small view: each draws (almost) nothing, and must be refused at the screenshot, never before.
+# "blank" keeps the page and its background; "speck" adds one off-white pixel, which passed the old
+# check (two colours); "heading" keeps the heading, up to where the figure starts: a figure whose
+# drawing is lost, which covers about a fifth of what the least drawn real figure does.
 planted=$tmp/planted
 mkdir -p "$planted"
-head='<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="900" height="313" viewBox="0 0 900 313" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12" fill="#222">
-<title>nlfs map: 3 view pages, 3 runs</title>
-<rect width="100%" height="100%" fill="#fff"/>'
-printf '%s\n</svg>\n' "$head" >"$planted/blank.svg"
-printf '%s\n<rect x="450" y="150" width="1" height="1" fill="#fefefe"/>\n</svg>\n' "$head" >"$planted/speck.svg"
-printf '%s\n%s\n%s\n</svg>\n' "$head" \
-	'<text x="16" y="26" font-size="16" font-weight="bold">nlfs map: 3 view pages, 3 runs</text>' \
-	'<text x="16" y="46">data pages: 3 · shown: 3 · aliased: 0 · view pages past data: 0 · VMAs: 3 · backend: remap</text>' \
-	>"$planted/heading.svg"
+golden=layout/render/testdata/tlpi.svg
+{ sed '/^<text/,$d' "$golden"; echo '</svg>'; } >"$planted/blank.svg"
+{ sed '/^<text/,$d' "$golden"; echo '<rect x="300" y="200" width="1" height="1" fill="#fefefe"/>'; echo '</svg>'; } >"$planted/speck.svg"
+{ sed '/^<defs\|^<g/,$d' "$golden"; echo '</svg>'; } >"$planted/heading.svg"
 for svg in "$planted"/*.svg; do
 	name=planted-$(basename "$svg" .svg)
 	png=$out/$name.png
