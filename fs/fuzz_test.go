@@ -58,8 +58,8 @@ type sharedMount struct {
 	conn uint32
 	// panicked holds the first FUSE handler panic.
 	panicked atomic.Pointer[string]
-	// mapper maps view for viewMapper.check, from the first input on.
-	mapper viewMapper
+	// mapper maps view for fuzzViewMapper.check, from the first input on.
+	mapper fuzzViewMapper
 }
 
 var (
@@ -188,7 +188,7 @@ var fuzzSeeds = []string{
 //
 // Then, whatever the input did, a store through a writable shared mapping of view (one that
 // lives across inputs), flushed with msync, must show through read(2) of data and at every
-// alias in the mapping, and a write(2) of data at once in the mapping (viewMapper.check): the
+// alias in the mapping, and a write(2) of data at once in the mapping (fuzzViewMapper.check): the
 // layout in force, whichever it is, takes writes through mappings too, and nothing an input
 // does can hang them.
 func FuzzLayoutWrite(f *testing.F) {
@@ -220,9 +220,9 @@ func FuzzLayoutWrite(f *testing.F) {
 			buf = buf[:runtime.Stack(buf, true)]
 			// The kernel's side too: where the daemon's threads and the mapper client
 			// wait (root may read them).
-			buf = append(buf, kernelStacks("daemon", os.Getpid())...)
+			buf = append(buf, fuzzKernelStacks("daemon", os.Getpid())...)
 			if c := fuzzMount.mapper.c; c != nil && c.cmd.Process != nil {
-				buf = append(buf, kernelStacks("mapper client", c.cmd.Process.Pid)...)
+				buf = append(buf, fuzzKernelStacks("mapper client", c.cmd.Process.Pid)...)
 			}
 			name := filepath.Join(os.TempDir(), fmt.Sprintf("nlfs-fuzz-hang-%d.txt", os.Getpid()))
 			os.WriteFile(name, append([]byte(msg+"\n\n"), buf...), 0o644)
@@ -383,14 +383,14 @@ func (s *sharedMount) settle(t *testing.T) {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
-	if err := fsyncFile(filepath.Join(s.mnt, "data")); err != nil {
+	if err := stressFsync(filepath.Join(s.mnt, "data")); err != nil {
 		t.Fatalf("settle: fsync data: %v", err)
 	}
 }
 
-// kernelStacks returns the kernel stacks of process pid's threads that are waiting in the
+// fuzzKernelStacks returns the kernel stacks of process pid's threads that are waiting in the
 // kernel, from /proc (what a hang on the mount looks like from below).
-func kernelStacks(who string, pid int) []byte {
+func fuzzKernelStacks(who string, pid int) []byte {
 	out := fmt.Appendf(nil, "\n\nkernel stacks of the %s (pid %d):\n", who, pid)
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 	for _, task := range tasks {
@@ -401,9 +401,9 @@ func kernelStacks(who string, pid int) []byte {
 	return out
 }
 
-// viewMapper is a "mapper" client of view that lives across inputs and their layouts: c,
+// fuzzViewMapper is a "mapper" client of view that lives across inputs and their layouts: c,
 // started on first use, and the size of its mapping in pages.
-type viewMapper struct {
+type fuzzViewMapper struct {
 	c      *mapperClient
 	mapped int
 }
@@ -416,7 +416,7 @@ type viewMapper struct {
 // input starts from the same data (letters(fuzzDataPages)). st is the mount's state before.
 // It returns what did not hold; each mapper command runs under the mapper's watchdog (and
 // in FuzzLayoutWrite the input under the target's).
-func (m *viewMapper) check(t *testing.T, mnt string, st mountState, n int64) error {
+func (m *fuzzViewMapper) check(t *testing.T, mnt string, st mountState, n int64) error {
 	if m.c == nil {
 		c, err := launchMapper(t, mnt, "view")
 		if err != nil {
@@ -472,7 +472,7 @@ func TestFuzzMmapCheckCatchesLoss(t *testing.T) {
 	if err := writeLayout(mnt, []byte("0-3 0-3 7"), nil); err != nil {
 		t.Fatal(err)
 	}
-	var m viewMapper
+	var m fuzzViewMapper
 	t.Cleanup(func() {
 		if m.c != nil {
 			m.c.quit()

@@ -107,10 +107,10 @@ func TestStress(t *testing.T) {
 	defer watchdog.Stop()
 
 	warm := min(d/5, 2*time.Second)
-	s.run(until(warm))
+	s.run(stressUntil(warm))
 	s.flip(0, 0)
 	base := s.measure()
-	s.run(until(d))
+	s.run(stressUntil(d))
 	s.flip(0, 0)
 	end := s.measure()
 	s.finalPass()
@@ -195,7 +195,7 @@ func TestStressCatchesLayoutFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startStress(t, stressReaders)
 			s.writers, s.plant = 0, tc.plant
-			s.run(until(30 * time.Second))
+			s.run(stressUntil(30 * time.Second))
 			if s.caught == "" {
 				t.Fatalf("30 s of reads and layout changes with the fault planted, and no check caught it (%s)", s.report(tc.name))
 			}
@@ -219,7 +219,7 @@ const (
 // stressPlantedLosses is how many planted losses TestStressCatchesPlantedLoss waits for.
 const stressPlantedLosses = 1
 
-func until(d time.Duration) func() bool {
+func stressUntil(d time.Duration) func() bool {
 	end := time.Now().Add(d)
 	return func() bool { return time.Now().After(end) }
 }
@@ -415,15 +415,15 @@ func startStress(t *testing.T, readers int) *stress {
 	for p := range int64(stressPages) {
 		s.lastPage[p] = encodeStressPage(initialTag(p))
 	}
-	if mr := maxRead(t, mnt); mr < stressPages*pageSize {
+	if mr := stressMaxRead(t, mnt); mr < stressPages*pageSize {
 		t.Fatalf("the mount's max_read is %d bytes, less than the view (%d): a read would be several requests, which the single-layout check does not allow for", mr, stressPages*pageSize)
 	}
 	s.flip(0, 0) // pinned identity: the model's starting point
 	return s
 }
 
-// maxRead is the max_read option of the mount at mnt, from /proc/self/mountinfo.
-func maxRead(t *testing.T, mnt string) int {
+// stressMaxRead is the max_read option of the mount at mnt, from /proc/self/mountinfo.
+func stressMaxRead(t *testing.T, mnt string) int {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -527,7 +527,7 @@ func (s *stress) flip(k, how int) {
 		// truncate(2) of layout by path applies the empty layout in its SETATTR, which does
 		// not wait for the notifications; an fsync does.
 		if err = os.Truncate(name, 0); err == nil {
-			err = fsyncFile(filepath.Join(s.mnt, "data"))
+			err = stressFsync(filepath.Join(s.mnt, "data"))
 		}
 		s.flipsBy[2].Add(1)
 	}
@@ -547,7 +547,7 @@ func (s *stress) flip(k, how int) {
 	s.confirmed.Store(n)
 }
 
-func fsyncFile(name string) error {
+func stressFsync(name string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -1015,8 +1015,8 @@ func (s *stress) measure() usage {
 	return u
 }
 
-// inv64 is the inverse of the odd a modulo 2^64 (Newton's iteration).
-func inv64(a uint64) uint64 {
+// stressInv64 is the inverse of the odd a modulo 2^64 (Newton's iteration).
+func stressInv64(a uint64) uint64 {
 	x := a // right in its low 3 bits; each step doubles them: 6, 12, 24, 48, 96
 	for range 6 {
 		x *= 2 - a*x
@@ -1024,7 +1024,7 @@ func inv64(a uint64) uint64 {
 	return x
 }
 
-func unshift(x uint64, k uint) uint64 { // inverse of x ^= x >> k
+func stressUnshift(x uint64, k uint) uint64 { // inverse of x ^= x >> k
 	y := x
 	for s := k; s < 64; s += k {
 		y = x ^ y>>k
@@ -1032,17 +1032,17 @@ func unshift(x uint64, k uint) uint64 { // inverse of x ^= x >> k
 	return y
 }
 
-// unmix inverts mix.
-func unmix(x uint64) uint64 {
-	x = unshift(x, 31)
-	x *= inv64(0x94d049bb133111eb)
-	x = unshift(x, 27)
-	x *= inv64(0xbf58476d1ce4e5b9)
-	return unshift(x, 30)
+// stressUnmix inverts mix.
+func stressUnmix(x uint64) uint64 {
+	x = stressUnshift(x, 31)
+	x *= stressInv64(0x94d049bb133111eb)
+	x = stressUnshift(x, 27)
+	x *= stressInv64(0xbf58476d1ce4e5b9)
+	return stressUnshift(x, 30)
 }
 
 // stressPageParts describes a page by the writes its words come from (each word names its
-// tag: unmix inverts mix), for the failure messages: a torn page shows which writes met.
+// tag: stressUnmix inverts mix), for the failure messages: a torn page shows which writes met.
 func stressPageParts(b []byte) string {
 	var parts []string
 	var cur uint64
@@ -1054,7 +1054,7 @@ func stressPageParts(b []byte) string {
 			if i == 0 {
 				tag = w ^ stressMagic
 			} else {
-				tag = unmix(w) - uint64(i)
+				tag = stressUnmix(w) - uint64(i)
 			}
 		}
 		if i == len(b) || (i > 0 && tag != cur) {
