@@ -30,13 +30,7 @@ is not connected") is detached.`,
 			}
 			return umount(mnt, lazy)
 		},
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			var points []string
-			for _, m := range mounts(func(m *mountinfo.Info) bool { return m.FSType == nlfsType }) {
-				points = append(points, m.Mountpoint)
-			}
-			return points, cobra.ShellCompDirectiveNoFileComp
-		},
+		ValidArgsFunction: completeMountpoints,
 	}
 	switchVar(cmd.Flags(), &lazy, "lazy", "l", "detach even if busy; the mount ends when the last user lets go")
 	return cmd
@@ -82,4 +76,13 @@ func waitExit(pid int, start uint64, mnt string, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("unmounted %s, but its daemon (pid %d) is still running after %v", quote(mnt), pid, timeout)
+}
+
+// completeMountpoints completes a MOUNTPOINT argument with the nlfs mounts there are.
+func completeMountpoints(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	var points []string
+	for _, m := range mounts(func(m *mountinfo.Info) bool { return m.FSType == nlfsType }) {
+		points = append(points, m.Mountpoint)
+	}
+	return points, cobra.ShellCompDirectiveNoFileComp
 }

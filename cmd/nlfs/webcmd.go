@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/spf13/cobra"
 )
 
@@ -25,13 +24,7 @@ mount's owner may read. With --open, open it in a browser with xdg-open.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return webAddress(args[0], open, stdout)
 		},
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			var points []string
-			for _, m := range mounts(func(m *mountinfo.Info) bool { return m.FSType == nlfsType }) {
-				points = append(points, m.Mountpoint)
-			}
-			return points, cobra.ShellCompDirectiveNoFileComp
-		},
+		ValidArgsFunction: completeMountpoints,
 	}
 	switchVar(cmd.Flags(), &open, "open", "", "open the page with xdg-open")
 	return cmd
