@@ -136,10 +136,10 @@ func svgSummary(st *mapStats, info Info) string {
 	if info.VMAs >= 0 {
 		vmas = strconv.FormatInt(info.VMAs, 10)
 	}
-	s := fmt.Sprintf("store pages (data): %s · shown: %d · aliased: %d · view pages past the end of data: %d · VMAs: %s",
+	s := fmt.Sprintf("store pages: %s · shown: %d · aliased: %d · past the end of data: %d · VMAs: %s",
 		data, st.shown, st.aliased, st.pastData, vmas)
 	if info.Backend != "" {
-		s += " · backend: " + info.Backend
+		s += " · " + info.Backend
 	}
 	return s
 }
@@ -155,7 +155,7 @@ func svgFramesLine(st *mapStats, info Info) string {
 		return fmt.Sprintf("physical frames: unknown (%d frames given for %d view pages)", len(info.Frames), st.viewPages)
 	}
 	fs := mapFrameSharing(info.Frames)
-	return fmt.Sprintf("physical frames: %d, of which %d shared by several view pages; %d view pages not resident",
+	return fmt.Sprintf("physical frames: %d, %d of them shared by several view pages; %d view pages not in memory",
 		fs.distinct, fs.shared, fs.absent)
 }
 

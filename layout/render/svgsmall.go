@@ -92,11 +92,12 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 
 	// The text under the figure: the VMA table, then the legend.
 	var table []string
-	tableHead := "Runs (a mapped view holds one VMA per run):"
+	tableHead, tableNote := "Runs", "a mapped view holds one VMA per run"
 	if kernel {
-		tableHead = fmt.Sprintf("VMAs (cat vmas): address range, permissions (s: shared), file offset in hex = store page × %d", info.pageSize())
+		tableHead = "VMAs, as cat vmas lists them"
+		tableNote = fmt.Sprintf("address range · permissions (s: shared) · file offset in hex = store page × %d", info.pageSize())
 	} else if info.Backend == "gather" {
-		tableHead = "No VMAs: the gather backend maps no runs (it copies them). Runs:"
+		tableNote = "no VMAs: the gather backend maps no runs, it copies them"
 	}
 	const most = 16
 	vw, fw := 0, 0
@@ -124,7 +125,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		legend = append(legend, legendItem{"letter", "the first byte of each page (· when not printable)"})
 	}
 	if st.aliased > 0 {
-		legend = append(legend, legendItem{"alias", "a store page shown at several view pages (aliases: one page, not copies)"})
+		legend = append(legend, legendItem{"alias", "aliases: a store page shown at several view pages, each marked by a bar (one page, not copies)"})
 	}
 	for _, c := range cols {
 		if c.mark == "" && len(views[c.page]) == 0 {
@@ -144,14 +145,15 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	arrows := 64 + min(64, 2*float64(len(pages)))
 	storeY := viewY + svgCellH + arrows
 	tableY := storeY + svgCellH + 44
-	legendY := tableY + svgLineH*float64(len(table)+1) + 12
+	legendY := tableY + svgLineH*float64(len(table)+2) + 12
 	height := legendY + svgLineH*float64(len(legend)) + 8
 
 	width := max(viewRight, storeRight) + svgMargin
 	width = max(width, svgMargin+svgTextWidth(svgTitle(st, info), svgCharSans*1.35)+svgMargin)
 	width = max(width, svgMargin+svgTextWidth(svgSummary(st, info), svgCharSans)+svgMargin)
 	width = max(width, svgMargin+svgTextWidth(svgFramesLine(st, info), svgCharSans)+svgMargin)
-	width = max(width, svgMargin+svgTextWidth(tableHead, svgCharSans)+svgMargin)
+	width = max(width, svgMargin+svgTextWidth(tableHead, svgCharSans*1.1)+svgMargin)
+	width = max(width, svgMargin+svgTextWidth(tableNote, svgCharSans*0.92)+svgMargin)
 	for _, l := range table {
 		width = max(width, svgMargin+svgTextWidth(l, svgCharMono)+svgMargin)
 	}
@@ -315,8 +317,9 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 
 	// The table and the legend.
 	s.text(svgMargin, tableY, `font-weight="bold"`, tableHead)
+	s.text(svgMargin, tableY+svgLineH, `font-size="11" fill="#666"`, tableNote)
 	for i, l := range table {
-		s.text(svgMargin, tableY+svgLineH*float64(i+1), `font-family="DejaVu Sans Mono, monospace" font-size="11" xml:space="preserve"`, l)
+		s.text(svgMargin, tableY+svgLineH*float64(i+2), `font-family="DejaVu Sans Mono, monospace" font-size="11" xml:space="preserve"`, l)
 	}
 	for i, l := range legend {
 		y := legendY + svgLineH*float64(i)
