@@ -115,13 +115,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, v *engine.V
 		refuse(w, http.StatusServiceUnavailable, fmt.Sprintf("too many event streams (%d): close a page", s.lim.streams))
 		return
 	}
+	// ReadTimeout does not end a stream: net/http lifts the read deadline once the request is
+	// read. WriteTimeout would: each write sets its own deadline instead (write, below).
 	rc := http.NewResponseController(w)
-	// A stream outlives ReadTimeout: without this the server would cancel it once the
-	// deadline set for reading the request passed.
-	if err := rc.SetReadDeadline(time.Time{}); err != nil {
-		refuse(w, http.StatusInternalServerError, "event stream: "+err.Error())
-		return
-	}
 	st := &stream{e: s.e, view: v.Name(), pageSize: remapper.PageSize(), kick: make(chan struct{}, 1), sizes: sizes(s.e)}
 	cancel := s.e.Subscribe(st.event)
 	defer cancel()
