@@ -26,10 +26,16 @@
 //	GET /map.json   what the page draws: view and data pages, and for a small view its page list
 //	GET /page?n=N   view page N: the store page it shows and its aliases (hovering a large view)
 //
+// Limits: headers 16 KiB (431 past it), a layout body 1 MiB + 17 bytes per view page the
+// engine allows (18 MiB by default; 413 past it), 5 s to send the headers, 60 s for a whole
+// request or answer, 16 event streams and 2 layout bodies at once. An event stream is exempt
+// from the 60 s; each of its writes has 10 s, and a browser that misses that is dropped.
+//
 // The files: web.go (Server, Options, lifecycle), addr.go (listening, the hosts served, the
-// addresses), guard.go (token, Host, Origin, limits), handlers.go (the endpoints), layoutput.go
-// (PUT /layout), events.go (the event stream), activity.go (the bounded record of reads and
-// writes between two messages), page.go (the embedded page, static/).
+// addresses, the token), guard.go (token, Host and Origin checks; the headers of every answer),
+// handlers.go (the endpoints), layoutput.go (PUT /layout), events.go (the event stream),
+// activity.go (the bounded record of reads and writes between two messages), page.go (the
+// embedded page, static/).
 package web
 
 import (
@@ -53,8 +59,9 @@ type Options struct {
 	// Token is the secret every request must carry; "" makes a random one of 128 bits. A
 	// given token must be at least 32 characters of letters, digits, '-', '_', '.' or '~'.
 	Token string
-	// MaxViewPages must be the engine's (engine.Options.MaxViewPages; 0 means
-	// layout.DefaultMaxViewPages): it sizes the largest layout body PUT /layout takes.
+	// MaxViewPages must be the engine's (engine.Options.MaxViewPages, --max-view-pages; 0
+	// means layout.DefaultMaxViewPages): it sizes the largest layout body PUT /layout takes,
+	// so that the largest legal layout written page by page still fits (layoutput.go).
 	MaxViewPages int64
 	// Note, if set, is told one-line remarks for the user (a non-loopback address).
 	Note func(string)
@@ -125,7 +132,8 @@ type Server struct {
 }
 
 // New listens on opts.Addr and serves the page in the background; it records the address
-// for the engine's status (SetWebAddress) and undoes that at Close.
+// for the engine's status (SetWebAddress) and undoes that at Close. It fails, saying why in
+// one line, when the address cannot be listened on or a given token is too weak.
 func New(e *engine.Engine, opts Options) (*Server, error) {
 	lim := defaultLimits
 	if opts.limits != nil {
