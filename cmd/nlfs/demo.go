@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -318,6 +319,10 @@ type session struct {
 	dir  string   // the mountpoint: $d in the commands
 	env  []string // for bash: nlfs first on PATH, and the variables set so far
 	page int64
+	// mu guards dir and temps, which the interrupt handler reads while the demo may be
+	// setting them. temps are the files that mktemp made for the demo, removed however it ends.
+	mu    sync.Mutex
+	temps []string
 }
 
 // run prints cmd as typed, runs it with bash and prints what it printed (stdout and stderr, as
@@ -355,6 +360,14 @@ func (s *session) let(name, cmd string) error {
 	}
 	value := strings.TrimSpace(string(out))
 	s.env = append(s.env, name+"="+value)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case name == "d":
+		s.dir = value
+	case strings.HasPrefix(cmd, "mktemp -t"):
+		s.temps = append(s.temps, value)
+	}
 	s.say(fmt.Sprintf("%s is %s", name, value))
 	return nil
 }
@@ -668,15 +681,21 @@ func (d demo) run(out io.Writer) (err error) {
 	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(interrupted)
 	cleanup := func() {
-		if s.dir == "" {
+		s.mu.Lock()
+		dir, temps := s.dir, s.temps
+		s.mu.Unlock()
+		for _, t := range temps {
+			os.Remove(t)
+		}
+		if dir == "" {
 			return
 		}
-		if _, mounted := mountAt(s.dir); mounted {
-			if umount(s.dir, false) != nil {
-				umount(s.dir, true)
+		if _, mounted := mountAt(dir); mounted {
+			if umount(dir, false) != nil {
+				umount(dir, true)
 			}
 		}
-		os.Remove(s.dir)
+		os.Remove(dir)
 	}
 	go func() {
 		if _, ok := <-interrupted; ok {
@@ -689,11 +708,6 @@ func (d demo) run(out io.Writer) (err error) {
 	fmt.Fprintf(out, "nlfs demo %s — %s\n\n%s\n\n", d.name, d.summary, d.explain)
 	if err := s.let("d", "mktemp -d -t nlfs-demo-XXXXXX"); err != nil {
 		return err
-	}
-	for _, kv := range s.env {
-		if v, ok := strings.CutPrefix(kv, "d="); ok {
-			s.dir = v
-		}
 	}
 	defer func() {
 		if err != nil {
