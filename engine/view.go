@@ -89,7 +89,7 @@ func (v *View) apply(l *layout.Layout) error {
 		err = v.rv.Apply(l.Runs)
 	}
 	if err != nil {
-		return fmt.Errorf("apply layout: %w", err)
+		return err // the remapper's error says what it applied
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
