@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -275,7 +276,7 @@ func findDemo(name string) (demo, bool) {
 }
 
 func newDemoCmd(stdout io.Writer) *cobra.Command {
-	var list bool
+	var list, web bool
 	var names []string
 	for _, d := range demos {
 		names = append(names, d.name)
@@ -306,10 +307,11 @@ func newDemoCmd(stdout io.Writer) *cobra.Command {
 			if !ok {
 				return usageErrorf("demo: no demo named %q (nlfs demo --list names them)", name)
 			}
-			return d.run(stdout)
+			return d.run(stdout, web)
 		},
 	}
 	switchVar(cmd.Flags(), &list, "list", "", "list the demos")
+	switchVar(cmd.Flags(), &web, "web", "", "serve the live page too, and stay mounted with it until Ctrl-C")
 	return cmd
 }
 
@@ -653,7 +655,7 @@ func (s *session) frameClaim(viewFiles []string, want []int64) error {
 	return nil
 }
 
-func (d demo) run(out io.Writer) (err error) {
+func (d demo) run(out io.Writer, web bool) (err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("demo: find own executable: %w", err)
@@ -680,6 +682,10 @@ func (d demo) run(out io.Writer) (err error) {
 	interrupted := make(chan os.Signal, 1)
 	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(interrupted)
+	// With --web the demo ends by waiting for Ctrl-C: that one is the way out, not an
+	// interruption.
+	var waiting atomic.Bool
+	stop := make(chan struct{})
 	cleanup := func() {
 		s.mu.Lock()
 		dir, temps := s.dir, s.temps
@@ -699,6 +705,10 @@ func (d demo) run(out io.Writer) (err error) {
 	}
 	go func() {
 		if _, ok := <-interrupted; ok {
+			if waiting.Load() {
+				close(stop)
+				return
+			}
 			cleanup()
 			os.RemoveAll(bin)
 			os.Exit(130)
@@ -714,7 +724,11 @@ func (d demo) run(out io.Writer) (err error) {
 			cleanup()
 		}
 	}()
-	if _, err := s.run(fmt.Sprintf("nlfs mount --pages %d $d", d.pages), ""); err != nil {
+	mount := fmt.Sprintf("nlfs mount --pages %d $d", d.pages)
+	if web {
+		mount = fmt.Sprintf("nlfs mount --pages %d --http 127.0.0.1:0 $d", d.pages)
+	}
+	if _, err := s.run(mount, ""); err != nil {
 		return mountErrorf("%s", strings.TrimPrefix(err.Error(), "demo: "))
 	}
 	var letters []string
@@ -726,6 +740,15 @@ func (d demo) run(out io.Writer) (err error) {
 	}
 	if err := d.show(s); err != nil {
 		return err
+	}
+	if web {
+		if _, err := s.run("nlfs web $d", ""); err != nil {
+			return err
+		}
+		s.say("The demo stays mounted, its live page served at the address above: open it, and",
+			"try the commands above in another shell (d="+s.dir+"). Ctrl-C unmounts.")
+		waiting.Store(true)
+		<-stop
 	}
 	if _, err := s.run("nlfs umount $d", ""); err != nil {
 		return err
