@@ -3,6 +3,7 @@ package remapper
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -29,8 +30,34 @@ func (l *Lease) Release() {
 		return
 	}
 	s := l.s
+	if cap(l.Bufs) >= minPooledBufs {
+		b := l.Bufs[:0]
+		bufsPool.Put(&b)
+	}
 	l.s, l.Bufs, l.N = nil, nil, 0
 	s.mu.RUnlock()
+}
+
+// bufsPool recycles the slice headers of leases (a 1 MiB read of a view of single-page runs
+// takes 256 of them): a daemon serving reads makes no garbage for them, and its heap does not
+// grow, a page fault at a time, during the first reads.
+var bufsPool = sync.Pool{New: func() any {
+	b := make([][]byte, 0, maxPooledBufs)
+	return &b
+}}
+
+const minPooledBufs, maxPooledBufs = 64, 1024
+
+// newLease starts a lease of store s (whose read lock the caller holds) for about pieces
+// pieces.
+func newLease(s *Store, pieces int) *Lease {
+	l := &Lease{s: s}
+	if pieces >= minPooledBufs {
+		l.Bufs = *bufsPool.Get().(*[][]byte)
+	} else {
+		l.Bufs = make([][]byte, 0, pieces)
+	}
+	return l
 }
 
 // CopyTo copies the leased bytes to dst (at least N bytes long) and returns N.
@@ -105,7 +132,7 @@ func (s *Store) DataSlices(off int64, n int) (*Lease, error) {
 		return &Lease{}, nil
 	}
 	n = int(min(int64(n), s.size-off))
-	l := &Lease{s: s, Bufs: make([][]byte, 0, 1)}
+	l := newLease(s, 1)
 	s.addStoreLocked(l, nil, 0, off, n)
 	return l, nil
 }
@@ -193,7 +220,7 @@ func (v *View) ViewSlices(off int64, n int) (*Lease, error) {
 		return &Lease{}, nil
 	}
 	n = int(min(int64(n), size-off))
-	l := &Lease{s: s, Bufs: make([][]byte, 0, min(n/int(pageSize)+2, 1024))}
+	l := newLease(s, min(n/int(pageSize)+2, maxPooledBufs))
 	base := v.cur.base
 	_ = v.walkLocked(off, n, func(sg segment) error {
 		if sg.inStore {
