@@ -32,17 +32,20 @@ import (
 // A notification sent from such a handler, or one that handler waits for, waits for the
 // handler itself: both hang for good (KERNEL.md has the stacks). So:
 //
-//  1. No request handler sends a notification. Every file the kernel may cache (data, each
-//     view) has its own notifier goroutine, which sends that file's notifications in order;
-//     handlers only queue work for it (engine events, via Root.changed) and return. A
-//     notifier waits only on its own file's pages, so only on its own file's requests.
-//  2. A handler waits for notifiers only where the kernel holds nothing they could wait on
-//     (rawFS and the nodes decide it): a write(2) (a WRITE without FUSE_WRITE_CACHE: direct
-//     I/O, no page held), a FLUSH and an FSYNC (the kernel wrote the pages back before
-//     sending them) wait for every notifier, so that what was written or flushed is visible
-//     through every mapping when the call returns. A truncate of data waits for the views'
-//     notifiers only, never for data's own (the kernel drops data's pages itself after the
-//     reply). A writeback WRITE, a READ, a RELEASE and an OPEN never wait.
+//  1. A change only queues its notifications (engine events, via Root.changed): every file the
+//     kernel may cache (data, each view) has its own queue, sent in order by its notifier
+//     goroutine, and a notification for one file waits only on that file's pages, so only on
+//     that file's requests.
+//  2. A handler waits for a file's queue to be sent only where the kernel holds nothing its
+//     notifications could wait on (rawFS and the nodes decide it): a write(2) (a WRITE
+//     without FUSE_WRITE_CACHE: direct I/O, no page held), a FLUSH and an FSYNC (the kernel
+//     wrote the pages back before sending them) wait for every file's, so that what was
+//     written or flushed is visible through every mapping when the call returns. A truncate
+//     of data waits for the views' only, never for data's own (the kernel drops data's pages
+//     itself after the reply). A writeback WRITE, a READ, a RELEASE and an OPEN never wait.
+//     A handler that may wait sends the queue itself rather than waiting for the notifier
+//     goroutine (the same notifications in the same order, without two thread switches per
+//     write); one sender at a time per file.
 //
 // Any change that would make a handler wait on its own file's notifier, or make a notifier
 // send something for another file, reintroduces the deadlock.
@@ -61,9 +64,8 @@ type cachedFile struct {
 
 	n notifier
 
-	// index is the inverse of the view's layout, made by the notifier goroutine when it
-	// first needs it for these runs; indexed are the runs it was made from. Used only by the
-	// notifier goroutine.
+	// index is the inverse of the view's layout, made by the sender when it first needs it
+	// for these runs; indexed are the runs it was made from. Protected by n.sendMu.
 	index   *run.Index
 	indexed []run.Run
 }
@@ -83,14 +85,17 @@ const maxRanges = 256
 // with the view's layout at that moment: a layout change queues a whole invalidation after
 // the swap, so any page cached under an older layout is dropped whatever the ranges say.
 type notifier struct {
-	mu   sync.Mutex
-	cond sync.Cond // signalled when done advances; L is &mu
+	// sendMu is held by whoever sends the file's queue (drain): the notifier goroutine, or a
+	// handler that waits. Taken before mu.
+	sendMu sync.Mutex
+
+	mu sync.Mutex
 	// whole: drop the whole cache; store: store byte ranges whose pages to drop. Protected
 	// by mu.
 	whole bool
 	store []remapper.Extent
-	// queued counts the work queued, done the work sent. Protected by mu; idle mirrors
-	// queued == done for the fast path of wait.
+	// queued counts the work queued, done the work sent. Protected by mu (done is written
+	// only with sendMu held too); idle mirrors queued == done for the fast path of wait.
 	queued, done uint64
 	idle         atomic.Bool
 	wake         chan struct{} // buffered 1
@@ -98,7 +103,6 @@ type notifier struct {
 }
 
 func (c *cachedFile) start() {
-	c.n.cond.L = &c.n.mu
 	c.n.wake = make(chan struct{}, 1)
 	c.n.quit = make(chan struct{})
 	c.n.idle.Store(true)
@@ -144,22 +148,43 @@ func (c *cachedFile) queue(add func(*notifier)) {
 }
 
 // wait returns once everything queued before the call has been sent (or the mount is going
-// away). See the package notes above for who may call it.
+// away), sending it itself if need be. See the notes above for who may call it.
 func (c *cachedFile) wait() {
 	n := &c.n
 	if n.idle.Load() {
 		return
 	}
+	select {
+	case <-n.quit:
+		return
+	default:
+	}
+	c.drain()
+}
+
+// drain sends everything queued so far, after whatever another sender is sending now.
+func (c *cachedFile) drain() {
+	n := &c.n
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	n.mu.Lock()
+	whole, store, upto := n.whole, n.store, n.queued
+	n.whole, n.store = false, nil
+	n.mu.Unlock()
+	if upto == n.doneLoad() {
+		return
+	}
+	c.send(whole, store)
+	n.mu.Lock()
+	n.done = upto
+	n.idle.Store(n.done == n.queued)
+	n.mu.Unlock()
+}
+
+func (n *notifier) doneLoad() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for target := n.queued; n.done < target; {
-		select {
-		case <-n.quit:
-			return
-		default:
-		}
-		n.cond.Wait()
-	}
+	return n.done
 }
 
 func (c *cachedFile) run() {
@@ -167,29 +192,14 @@ func (c *cachedFile) run() {
 	for {
 		select {
 		case <-n.quit:
-			n.mu.Lock()
-			n.done = n.queued
-			n.cond.Broadcast()
-			n.mu.Unlock()
 			return
 		case <-n.wake:
 		}
-		n.mu.Lock()
-		whole, store, upto := n.whole, n.store, n.queued
-		n.whole, n.store = false, nil
-		n.mu.Unlock()
-
-		c.send(whole, store)
-
-		n.mu.Lock()
-		n.done = upto
-		n.idle.Store(n.done == n.queued)
-		n.cond.Broadcast()
-		n.mu.Unlock()
+		c.drain()
 	}
 }
 
-// send drops the pages asked for. Called only from the notifier goroutine, with no lock held.
+// send drops the pages asked for. Called with sendMu held and no other lock.
 func (c *cachedFile) send(whole bool, store []remapper.Extent) {
 	if !whole && len(store) > 0 {
 		ranges, ok := c.fileRanges(store)
