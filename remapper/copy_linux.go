@@ -22,16 +22,11 @@ import (
 // progress, if not nil, is told the bytes written so far, now and then.
 func CopyRuns(dst, src *os.File, srcSize int64, runs []run.Run, progress func(written int64)) (int64, error) {
 	c := copier{dst: int(dst.Fd()), src: int(src.Fd()), size: srcSize, progress: progress}
-	if srcSize > 0 {
-		mapped, err := unix.Mmap(c.src, 0, int(srcSize), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
-		if err != nil {
-			return 0, fmt.Errorf("map the source: %w", err)
+	defer func() {
+		if c.mem != nil {
+			unix.Munmap(c.mem)
 		}
-		defer unix.Munmap(mapped)
-		c.mem = mapped
-		// The runs read the source in any order; ask for all of it now, in one go.
-		_ = unix.Madvise(mapped, unix.MADV_WILLNEED)
-	}
+	}()
 	var fi unix.Stat_t
 	if err := unix.Fstat(c.dst, &fi); err == nil && fi.Mode&unix.S_IFMT == unix.S_IFREG {
 		c.dstIsFile = true
@@ -75,6 +70,15 @@ func (c *copier) run(off, n int64) error {
 			return err
 		}
 	} else if inside > 0 {
+		if c.mem == nil {
+			// The short runs read the source in any order: map all of it, its page tables
+			// filled in one go.
+			mapped, err := unix.Mmap(c.src, 0, int(c.size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+			if err != nil {
+				return fmt.Errorf("map the source: %w", err)
+			}
+			c.mem = mapped
+		}
 		c.gather(c.mem[off : off+inside])
 	}
 	for z := n - inside; z > 0; {
