@@ -18,14 +18,15 @@ const (
 	LayoutApplied                      // view View has a new layout
 	ViewCreated                        // named view View was made
 	ViewRemoved                        // named view View was removed
-	DataRead                           // a read of bytes [Off, Off+Len) of data was asked for (clipped at its end)
-	ViewRead                           // a read of bytes [Off, Off+Len) of view View was asked for
+	DataRead                           // a read of bytes [Off, Off+Len) of data was asked for (as asked: it may run past the end)
+	ViewRead                           // a read of bytes [Off, Off+Len) of view View was asked for (likewise)
+	LayoutRefused                      // a layout for view View was refused (its status says why)
 )
 
 var kindNames = map[EventKind]string{
 	DataWritten: "data-written", ViewWritten: "view-written", Truncated: "truncated",
 	LayoutApplied: "layout-applied", ViewCreated: "view-created", ViewRemoved: "view-removed",
-	DataRead: "data-read", ViewRead: "view-read",
+	DataRead: "data-read", ViewRead: "view-read", LayoutRefused: "layout-refused",
 }
 
 func (k EventKind) String() string { return kindNames[k] }

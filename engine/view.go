@@ -106,11 +106,14 @@ func (v *View) ApplyEmpty() error { return v.ApplyText(nil) }
 // layout is applied.
 func (v *View) noteLayoutResult(err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if err != nil {
 		v.lastError = "layout: " + err.Error()
 	} else {
 		v.lastError = ""
+	}
+	v.mu.Unlock()
+	if err != nil {
+		v.e.events.send(Event{Kind: LayoutRefused, View: v.name})
 	}
 }
 

@@ -123,6 +123,9 @@ func (p *pending) add(ev engine.Event, pageSize int64, sizes map[fileKey]int64) 
 	case engine.Truncated:
 		p.changes, p.truncated = true, true
 		return
+	case engine.LayoutRefused: // status's last_error changed
+		p.changes = true
+		return
 	case engine.DataWritten, engine.ViewWritten:
 		p.changes = true
 	case engine.DataRead, engine.ViewRead:
