@@ -24,6 +24,7 @@ import (
 
 	"github.com/nlfs/nlfs/engine"
 
+	"github.com/nlfs/nlfs/internal/fusetest"
 	"github.com/nlfs/nlfs/run"
 )
 
@@ -90,11 +91,7 @@ func (s *sharedMount) get(opts engine.Options) (string, error) {
 			s.e = nil
 			return
 		}
-		var st unix.Stat_t
-		if err := unix.Stat(s.mnt, &st); err == nil {
-			s.conn = unix.Minor(st.Dev)
-			conns.Store(s.mnt, s.conn) // for the mapper's watchdog (abortMount)
-		}
+		s.conn, _ = fusetest.NoteConn(s.mnt) // for the mapper's watchdog (abortMount) too
 	})
 	return s.mnt, s.err
 }

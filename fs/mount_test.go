@@ -2,18 +2,15 @@ package fs
 
 import (
 	"bytes"
-	"fmt"
 	"log"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/internal/fusetest"
 )
 
 // TestMain lets the test binary double as a client process (see client.go):
@@ -25,25 +22,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireFUSE skips a test that needs /dev/fuse where there is none, unless
-// NLFS_REQUIRE_FUSE=1 (as in CI), where that is a failure.
-func requireFUSE(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
-		}
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-				t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
-			}
-			t.Skip("not root and no fusermount3 (apt-get install fuse3)")
-		}
-	}
-}
+// The shared helpers of the tests that mount nlfs in their own process (internal/fusetest).
+var (
+	requireFUSE = fusetest.RequireFUSE
+	recordConn  = fusetest.RecordConn
+	watchdog    = fusetest.Watchdog
+	abortMount  = fusetest.AbortMount
+	// sh runs a shell command line in a child process in the mount, under a watchdog;
+	// shErr returns its failure instead.
+	sh    = fusetest.Sh
+	shErr = fusetest.ShErr
+)
+
+const shTimeout = fusetest.ShTimeout
 
 // testMount mounts an engine made from opts on a temporary directory and
 // unmounts it when the test ends. FUSE traces go to the test log with
@@ -80,9 +71,6 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	return mnt, e
 }
 
-// shTimeout is how long one shell step of a test may take before it counts as a hang.
-const shTimeout = 2 * time.Minute
-
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -94,36 +82,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 		w.t.Errorf("a read reply was spliced: %s", line)
 	}
 	return len(p), nil
-}
-
-// sh runs a shell command line in a child process with the mount as its
-// working directory, as a person would, and returns its stdout. A child
-// process keeps the kernel from blocking this (serving) process on itself.
-//
-// It runs under a watchdog (shTimeout): a client that hangs in the kernel on the mount
-// aborts the connection and fails the test.
-func sh(t *testing.T, mnt, script string) string {
-	t.Helper()
-	stop := watchdog(t, mnt, shTimeout, "sh -c "+strconv.Quote(script))
-	defer stop()
-	out, err := shErr(mnt, script)
-	if err != nil {
-		t.Fatalf("sh -c %q: %v", script, err)
-	}
-	return out
-}
-
-// shErr is sh that returns the failure (with stderr) instead of failing.
-func shErr(mnt, script string) (string, error) {
-	// cd inside the child, never cmd.Dir: a chdir between fork and exec
-	// would ask this very process (the server) for ACCESS and deadlock.
-	cmd := exec.Command("bash", "-c", `cd "$1" && `+script, "bash", mnt)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
 }
 
 // status parses the status file into its keys.

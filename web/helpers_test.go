@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -228,26 +226,6 @@ func (c *sseClient) until(d time.Duration, what string, ok func(message) bool) m
 			}
 		case <-time.After(left):
 			c.t.Fatalf("no event with %s within %v", what, d)
-		}
-	}
-}
-
-// requireFUSE skips a test that needs /dev/fuse where there is none, unless
-// NLFS_REQUIRE_FUSE=1 (as in CI), where that is a failure.
-func requireFUSE(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
-		}
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-				t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
-			}
-			t.Skip("not root and no fusermount3 (apt-get install fuse3)")
 		}
 	}
 }
