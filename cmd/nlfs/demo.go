@@ -321,10 +321,28 @@ type session struct {
 	dir  string   // the mountpoint: $d in the commands
 	env  []string // for bash: nlfs first on PATH, and the variables set so far
 	page int64
-	// mu guards dir and temps, which the interrupt handler reads while the demo may be
-	// setting them. temps are the files that mktemp made for the demo, removed however it ends.
+	// mu guards dir, temps and shell, which the interrupt handler reads while the demo may be
+	// setting them. temps are the files that mktemp made for the demo, removed however it ends;
+	// shell is the command running now, killed before the mount is taken away under it (it
+	// would write into the bare directory).
 	mu    sync.Mutex
 	temps []string
+	shell *exec.Cmd
+}
+
+// start starts c as the demo's running command.
+func (s *session) start(c *exec.Cmd) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shell = c
+	return c.Start()
+}
+
+// done says the running command has ended.
+func (s *session) done() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shell = nil
 }
 
 // run prints cmd as typed, runs it with bash and prints what it printed (stdout and stderr, as
@@ -338,7 +356,14 @@ func (s *session) run(cmd, comment string) (string, error) {
 	fmt.Fprintf(s.out, "$ %s\n", shown)
 	c := exec.Command("bash", "-c", cmd)
 	c.Env = s.env
-	out, err := c.CombinedOutput()
+	var buf bytes.Buffer
+	c.Stdout, c.Stderr = &buf, &buf
+	err := s.start(c)
+	if err == nil {
+		err = c.Wait()
+	}
+	s.done()
+	out := buf.Bytes()
 	s.out.Write(out)
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
@@ -688,8 +713,11 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 	stop := make(chan struct{})
 	cleanup := func() {
 		s.mu.Lock()
-		dir, temps := s.dir, s.temps
+		dir, temps, shell := s.dir, s.temps, s.shell
 		s.mu.Unlock()
+		if shell != nil && shell.Process != nil {
+			shell.Process.Kill()
+		}
 		for _, t := range temps {
 			os.Remove(t)
 		}
@@ -701,7 +729,9 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 				umount(dir, true)
 			}
 		}
-		os.Remove(dir)
+		if _, mounted := mountAt(dir); !mounted {
+			os.RemoveAll(dir) // the demo's own temporary directory
+		}
 	}
 	go func() {
 		if _, ok := <-interrupted; ok {
