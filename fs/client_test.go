@@ -113,23 +113,33 @@ type mmapClient struct {
 	cmd *exec.Cmd
 }
 
-func startMmapClient(t *testing.T, path string) *mmapClient {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], path)
-	cmd.Env = append(os.Environ(), clientEnv+"=mmap")
+// spawnClient starts the test binary as the client kind, on args, talking over its stdin and
+// stdout.
+func spawnClient(kind string, args ...string) (io.WriteCloser, *bufio.Reader, *exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), clientEnv+"="+kind)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return in, bufio.NewReader(out), cmd, nil
+}
+
+func startMmapClient(t *testing.T, path string) *mmapClient {
+	t.Helper()
+	in, out, cmd, err := spawnClient("mmap", path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	c := &mmapClient{in: in, out: bufio.NewReader(out), cmd: cmd}
+	c := &mmapClient{in: in, out: out, cmd: cmd}
 	t.Cleanup(func() {
 		c.in.Close()
 		c.cmd.Wait()

@@ -165,31 +165,11 @@ const mapperTimeout = 20 * time.Second
 
 func startMapper(t *testing.T, mnt, name string) *mapperClient {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], mnt+"/"+name)
-	cmd.Env = append(os.Environ(), clientEnv+"=mapper")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	c, err := launchMapper(t, mnt, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := watchdog(t, mnt, mapperTimeout, "starting a mapper of "+name)
-	err = cmd.Start()
-	stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}
 	t.Cleanup(c.quit)
-	stop = watchdog(t, mnt, mapperTimeout, "a mapper of "+name+" opening and mapping it")
-	line, err := c.out.ReadString('\n')
-	stop()
-	if strings.TrimSpace(line) != "ready" {
-		t.Fatalf("mapper of %s did not start: %q, %v", name, line, err)
-	}
 	return c
 }
 
@@ -253,23 +233,13 @@ func (c *mapperClient) try(command string) (string, error) {
 // which serves every input of a process. Its commands fail c.t, which the caller may set per
 // test.
 func launchMapper(t *testing.T, mnt, name string) (*mapperClient, error) {
-	cmd := exec.Command(os.Args[0], mnt+"/"+name)
-	cmd.Env = append(os.Environ(), clientEnv+"=mapper")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	stop := watchdog(t, mnt, mapperTimeout, "starting a mapper of "+name+", which opens and maps it")
 	defer stop()
-	if err := cmd.Start(); err != nil {
+	in, out, cmd, err := spawnClient("mapper", mnt+"/"+name)
+	if err != nil {
 		return nil, err
 	}
-	c := &mapperClient{t: t, mnt: mnt, in: in, out: bufio.NewReader(out), cmd: cmd}
+	c := &mapperClient{t: t, mnt: mnt, in: in, out: out, cmd: cmd}
 	if line, err := c.out.ReadString('\n'); strings.TrimSpace(line) != "ready" {
 		in.Close()
 		cmd.Wait()
