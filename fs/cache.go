@@ -168,10 +168,10 @@ func (c *cachedFile) drain() {
 	n.sendMu.Lock()
 	defer n.sendMu.Unlock()
 	n.mu.Lock()
-	whole, store, upto := n.whole, n.store, n.queued
+	whole, store, upto, sent := n.whole, n.store, n.queued, n.done
 	n.whole, n.store = false, nil
 	n.mu.Unlock()
-	if upto == n.doneLoad() {
+	if upto == sent {
 		return
 	}
 	c.send(whole, store)
@@ -179,12 +179,6 @@ func (c *cachedFile) drain() {
 	n.done = upto
 	n.idle.Store(n.done == n.queued)
 	n.mu.Unlock()
-}
-
-func (n *notifier) doneLoad() uint64 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.done
 }
 
 func (c *cachedFile) run() {
