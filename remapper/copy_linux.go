@@ -1,9 +1,12 @@
 package remapper
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -14,22 +17,25 @@ import (
 
 // CopyRuns writes to dst the view that runs make of the file src, without mapping a view:
 // each run's store pages in order, as a mapped view would read. It is the offline remapping
-// (nlfs apply), and its speed is the copy's: long runs go through the kernel alone
-// (copy_file_range between files, sendfile into anything else), short ones are gathered
-// straight from a read-only mapping of src with writev, up to IOV_MAX pieces a call. Nothing
-// is held in the heap: memory stays bounded whatever the size. The bytes of the last store
+// (nlfs apply), and its speed is the copy's. A layout of long runs only (the identity, a
+// rotation) goes through the kernel alone: copy_file_range between files, sendfile into
+// anything else. A layout with short runs reads the source once, in order, into an anonymous
+// buffer of transparent huge pages (bufferSource) and writes the view from it with writev,
+// up to IOV_MAX pieces a call; a source larger than bufferLimit is gathered from a read-only
+// mapping of it instead, long runs still copied by the kernel. The bytes of the last store
 // page past srcSize read as zeros, as do store pages past it (a parsed layout has none).
 // progress, if not nil, is told the bytes written so far, now and then.
 func CopyRuns(dst, src *os.File, srcSize int64, runs []run.Run, progress func(written int64)) (int64, error) {
 	c := copier{dst: int(dst.Fd()), src: int(src.Fd()), size: srcSize, progress: progress}
-	defer func() {
-		if c.mem != nil {
-			unix.Munmap(c.mem)
-		}
-	}()
+	defer c.release()
 	var fi unix.Stat_t
 	if err := unix.Fstat(c.dst, &fi); err == nil && fi.Mode&unix.S_IFMT == unix.S_IFREG {
 		c.dstIsFile = true
+	}
+	if hasShortRun(runs, srcSize) && srcSize <= bufferLimit() {
+		if err := c.bufferSource(); err != nil {
+			return 0, err
+		}
 	}
 	for _, r := range runs {
 		if err := c.run(r.File*pageSize, r.Count*pageSize); err != nil {
@@ -51,7 +57,9 @@ type copier struct {
 	dst, src  int
 	dstIsFile bool
 	size      int64
-	mem       []byte   // read-only mapping of the source
+	mem       []byte   // the source: its read-only mapping, or the buffer holding it
+	buffered  bool     // mem is the buffer (bufferSource): every run is gathered from it
+	unmap     []byte   // what release unmaps: the mapping, or the buffer with its margin
 	iov       [][]byte // pieces gathered for the next writev
 	pending   int64    // bytes in iov
 	written   int64
@@ -62,7 +70,7 @@ type copier struct {
 // run copies n bytes of the source from off.
 func (c *copier) run(off, n int64) error {
 	inside := max(0, min(n, c.size-off))
-	if inside >= directCopy {
+	if inside >= directCopy && !c.buffered {
 		if err := c.flush(); err != nil {
 			return err
 		}
@@ -77,7 +85,7 @@ func (c *copier) run(off, n int64) error {
 			if err != nil {
 				return fmt.Errorf("map the source: %w", err)
 			}
-			c.mem = mapped
+			c.mem, c.unmap = mapped, mapped
 		}
 		c.gather(c.mem[off : off+inside])
 	}
@@ -90,6 +98,16 @@ func (c *copier) run(off, n int64) error {
 		return c.flush()
 	}
 	return nil
+}
+
+// hasShortRun tells whether a run of runs shows fewer than directCopy bytes of the source.
+func hasShortRun(runs []run.Run, size int64) bool {
+	for _, r := range runs {
+		if inside := min(r.Count*pageSize, size-r.File*pageSize); inside > 0 && inside < directCopy {
+			return true
+		}
+	}
+	return false
 }
 
 // gather adds b to the next writev, merged into the last piece when it continues it.
@@ -168,5 +186,86 @@ func (c *copier) advance(n int64) {
 	if c.progress != nil && c.written-c.reported >= 16<<20 {
 		c.reported = c.written
 		c.progress(c.written)
+	}
+}
+
+// The source of an offline remapping with short runs (CopyRuns) is read into memory whole,
+// then the view is written from there. Gathering the pages straight from a mapping of the
+// source costs the kernel's first touch of each 4 KiB page of that mapping: on a VM with
+// paravirtualized or shadowed page tables, several microseconds a page, which made a shuffle
+// of 512 MiB cost four copies of it. An anonymous buffer advised MADV_HUGEPAGE is filled by
+// read, in order, with one fault per 2 MiB. It costs memory the size of the source, for as
+// long as the copy runs; so a source is buffered only up to bufferLimit.
+
+// hugePage is the size of a transparent huge page on x86_64 and arm64 with 4 KiB pages.
+const hugePage = 2 << 20
+
+// bufferLimit is the largest source that CopyRuns reads into memory: a quarter of physical
+// memory, and at most half of what is available now (MemAvailable). A variable, so that tests
+// can take the path for larger sources.
+var bufferLimit = func() int64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	limit := int64(si.Totalram) * int64(si.Unit) / 4
+	if avail, ok := memAvailable(); ok {
+		limit = min(limit, avail/2)
+	}
+	return limit
+}
+
+// memAvailable is the kernel's estimate of the memory that can be had without swapping.
+func memAvailable() (int64, bool) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("MemAvailable:")); ok {
+			kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
+}
+
+// bufferSource reads the whole source into a fresh anonymous buffer of transparent huge pages
+// and makes it c.mem; the bytes past the source's end are zeros.
+func (c *copier) bufferSource() error {
+	n := (c.size + hugePage - 1) &^ (hugePage - 1)
+	// One huge page more than needed, to start the buffer on a huge page boundary.
+	m, err := unix.Mmap(-1, 0, int(n+hugePage), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return fmt.Errorf("a buffer for the source (%d bytes): %w", n, err)
+	}
+	c.unmap = m
+	skip := (hugePage - uintptr(unsafe.Pointer(unsafe.SliceData(m)))%hugePage) % hugePage
+	buf := m[skip : int64(skip)+n]
+	// Without huge pages (THP off, or none to be had) the buffer still works, a page at a time.
+	_ = unix.Madvise(buf, unix.MADV_HUGEPAGE)
+	for off := int64(0); off < c.size; {
+		k, err := unix.Pread(c.src, buf[off:min(c.size, off+64<<20)], off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the source: %w", err)
+		}
+		if k == 0 {
+			return fmt.Errorf("read the source: it ended at byte %d of %d: %w", off, c.size, syscall.EIO)
+		}
+		off += int64(k)
+	}
+	c.mem, c.buffered = buf, true
+	return nil
+}
+
+// release unmaps the source's mapping or buffer, if there is one.
+func (c *copier) release() {
+	if c.unmap != nil {
+		unix.Munmap(c.unmap)
+		c.unmap, c.mem = nil, nil
 	}
 }

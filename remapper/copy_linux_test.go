@@ -2,6 +2,7 @@ package remapper
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -13,7 +14,8 @@ import (
 
 // TestCopyRunsMatchesView: CopyRuns writes exactly the bytes a mapped view of the same runs
 // reads, into a file and into a pipe, for layouts of short runs (gathered), long ones
-// (copied by the kernel), aliases, and a source that ends inside its last page.
+// (copied by the kernel), aliases, and a source that ends inside its last page; with the
+// source read into memory, and with a source over the limit for that (gathered from a mapping).
 func TestCopyRunsMatchesView(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	srcPages := int64(300)
@@ -35,22 +37,32 @@ func TestCopyRunsMatchesView(t *testing.T) {
 	shuffled := identity(srcPages)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	layouts["shuffle"] = shuffled
-	for name, pages := range layouts {
-		t.Run(name, func(t *testing.T) {
-			runs := runsOf(pages)
-			want := viewOf(content, pages)
-			for _, into := range []string{"file", "pipe"} {
-				src, err := os.Open(srcPath)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := copyInto(t, into, src, size, runs)
-				src.Close()
-				if !bytes.Equal(got, want) {
-					t.Errorf("into a %s: %d bytes differ from the view's %d", into, len(got), len(want))
-				}
+	limit := bufferLimit
+	t.Cleanup(func() { bufferLimit = limit })
+	for _, buffered := range []bool{true, false} {
+		bufferLimit = func() int64 {
+			if buffered {
+				return size
 			}
-		})
+			return size - 1
+		}
+		for name, pages := range layouts {
+			t.Run(fmt.Sprintf("%s/buffered=%v", name, buffered), func(t *testing.T) {
+				runs := runsOf(pages)
+				want := viewOf(content, pages)
+				for _, into := range []string{"file", "pipe"} {
+					src, err := os.Open(srcPath)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := copyInto(t, into, src, size, runs)
+					src.Close()
+					if !bytes.Equal(got, want) {
+						t.Errorf("into a %s: %d bytes differ from the view's %d", into, len(got), len(want))
+					}
+				}
+			})
+		}
 	}
 }
 
