@@ -64,9 +64,14 @@ func (v *View) Status() []Field {
 	if store == "" {
 		store = "memfd"
 	}
+	readOnly := "no"
+	if v.e.readOnly {
+		readOnly = "yes"
+	}
 	return append(f,
 		Field{"store", store},
 		Field{"size_limit", v.e.store.SizeLimit()},
+		Field{"read_only", readOnly},
 		Field{"views", v.e.ViewNames()},
 		Field{"web", web},
 	)

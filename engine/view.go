@@ -251,6 +251,9 @@ func (v *View) ViewSlices(off int64, n int) (*Lease, error) {
 // WriteView writes p at off through the view into the store pages it shows. A failure is
 // recorded for status; the bytes written before it stay written.
 func (v *View) WriteView(p []byte, off int64) (int, error) {
+	if err := v.e.Writable(); err != nil {
+		return 0, err
+	}
 	k, ext, err := v.rv.WriteView(p, off)
 	if k > 0 {
 		v.e.touchData()

@@ -32,6 +32,9 @@ var (
 
 // Open serves view with direct I/O, as data (dataNode.Open).
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if errno := refuseWriteOpen(n.root.e, flags); errno != 0 {
+		return nil, 0, errno
+	}
 	n.opens.opened()
 	return viewHandle{}, fuse.FOPEN_DIRECT_IO, 0
 }
@@ -66,7 +69,7 @@ func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(&out.Attr, 0o644, n.v.ViewSize(), n.v.ViewTime())
+	setFileAttr(&out.Attr, storeMode(n.root.e), n.v.ViewSize(), n.v.ViewTime())
 	return 0
 }
 
