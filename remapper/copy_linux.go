@@ -245,18 +245,8 @@ func (c *copier) bufferSource() error {
 	buf := m[skip : int64(skip)+n]
 	// Without huge pages (THP off, or none to be had) the buffer still works, a page at a time.
 	_ = unix.Madvise(buf, unix.MADV_HUGEPAGE)
-	for off := int64(0); off < c.size; {
-		k, err := unix.Pread(c.src, buf[off:min(c.size, off+64<<20)], off)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read the source: %w", err)
-		}
-		if k == 0 {
-			return fmt.Errorf("read the source: it ended at byte %d of %d: %w", off, c.size, syscall.EIO)
-		}
-		off += int64(k)
+	if err := preadFull(c.src, buf[:c.size], 0); err != nil {
+		return fmt.Errorf("read the source: %w", err)
 	}
 	c.mem, c.buffered = buf, true
 	return nil
