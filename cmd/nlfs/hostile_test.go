@@ -294,7 +294,7 @@ func TestHostileArguments(t *testing.T) {
 		{"umount nothing", []string{"umount"}, exitUsage, "missing MOUNTPOINT"},
 		{"umount not mounted", []string{"umount", empty()}, exitMountpoint, "is not mounted"},
 		{"umount missing", []string{"umount", "/nonexistent/nlfs"}, exitMountpoint, "is not mounted"},
-		{"umount unknown flag", []string{"umount", "--force", live}, exitUsage, "umount: unknown option --force (see nlfs umount --help)"},
+		{"umount unknown flag", []string{"umount", "--frob", live}, exitUsage, "umount: unknown option --frob (see nlfs umount --help)"},
 		{"layout nothing", []string{"layout"}, exitUsage, "want check, fmt, show or gen"},
 		{"layout unknown", []string{"layout", "frob"}, exitUsage, `unknown subcommand "frob"`},
 		{"layout check no file", []string{"layout", "check"}, exitUsage, "missing FILE"},
