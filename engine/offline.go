@@ -54,8 +54,7 @@ func PlanOffline(text []byte, src *os.File, opts OfflineOptions) (*Offline, erro
 // ViewSize is the size of the view in bytes.
 func (o *Offline) ViewSize() int64 { return o.layout.Pages * remapper.PageSize() }
 
-// WriteTo writes the view to dst. It holds at most a bounded copy of the source in memory
-// (remapper.CopyRuns).
+// WriteTo writes the view to dst. Memory stays bounded whatever the size (remapper.CopyRuns).
 func (o *Offline) WriteTo(dst *os.File) error {
 	var progress func(int64)
 	if o.written != nil {

@@ -1,12 +1,9 @@
 package remapper
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -17,25 +14,27 @@ import (
 
 // CopyRuns writes to dst the view that runs make of the file src, without mapping a view:
 // each run's store pages in order, as a mapped view would read. It is the offline remapping
-// (nlfs apply), and its speed is the copy's. A layout of long runs only (the identity, a
-// rotation) goes through the kernel alone: copy_file_range between files, sendfile into
-// anything else. A layout with short runs reads the source once, in order, into an anonymous
-// buffer of transparent huge pages (bufferSource) and writes the view from it with writev,
-// up to IOV_MAX pieces a call; a source larger than bufferLimit is gathered from a read-only
-// mapping of it instead, long runs still copied by the kernel. The bytes of the last store
-// page past srcSize read as zeros, as do store pages past it (a parsed layout has none).
-// progress, if not nil, is told the bytes written so far, now and then.
+// (nlfs apply), and its speed is the copy's. Long runs go through the kernel alone:
+// copy_file_range between files, sendfile into anything else. Short runs are gathered from a
+// read-only mapping of src, its page tables filled in one go (MAP_POPULATE), by
+// process_vm_readv into a buffer of a few MiB that is then written out: the kernel copies the
+// pages through its own mapping of them, so no page of the source is ever touched through
+// this process's mapping, a first touch that costs several microseconds a page on a VM with
+// shadowed page tables. Where process_vm_readv is refused (a seccomp filter), the pieces go
+// to writev straight from the mapping, up to IOV_MAX a call. Memory stays bounded whatever the
+// size. The bytes of the last store page past srcSize read as zeros, as do store pages past
+// it (a parsed layout has none). progress, if not nil, is told the bytes written so far, now
+// and then.
 func CopyRuns(dst, src *os.File, srcSize int64, runs []run.Run, progress func(written int64)) (int64, error) {
-	c := copier{dst: int(dst.Fd()), src: int(src.Fd()), size: srcSize, progress: progress}
-	defer c.release()
+	c := copier{dst: int(dst.Fd()), src: int(src.Fd()), size: srcSize, progress: progress, readv: useReadv}
+	defer func() {
+		if c.mem != nil {
+			unix.Munmap(c.mem)
+		}
+	}()
 	var fi unix.Stat_t
 	if err := unix.Fstat(c.dst, &fi); err == nil && fi.Mode&unix.S_IFMT == unix.S_IFREG {
 		c.dstIsFile = true
-	}
-	if hasShortRun(runs, srcSize) && srcSize <= bufferLimit() {
-		if err := c.bufferSource(); err != nil {
-			return 0, err
-		}
 	}
 	for _, r := range runs {
 		if err := c.run(r.File*pageSize, r.Count*pageSize); err != nil {
@@ -57,11 +56,12 @@ type copier struct {
 	dst, src  int
 	dstIsFile bool
 	size      int64
-	mem       []byte   // the source: its read-only mapping, or the buffer holding it
-	buffered  bool     // mem is the buffer (bufferSource): every run is gathered from it
-	unmap     []byte   // what release unmaps: the mapping, or the buffer with its margin
-	iov       [][]byte // pieces gathered for the next writev
+	mem       []byte   // read-only mapping of the source
+	iov       [][]byte // pieces gathered for the next flush (of mem, or of zeros)
 	pending   int64    // bytes in iov
+	readv     bool     // flush through process_vm_readv and buf (until it is refused)
+	buf       []byte   // where process_vm_readv copies the pieces to
+	remote    []unix.RemoteIovec
 	written   int64
 	progress  func(int64)
 	reported  int64
@@ -70,7 +70,7 @@ type copier struct {
 // run copies n bytes of the source from off.
 func (c *copier) run(off, n int64) error {
 	inside := max(0, min(n, c.size-off))
-	if inside >= directCopy && !c.buffered {
+	if inside >= directCopy {
 		if err := c.flush(); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (c *copier) run(off, n int64) error {
 			if err != nil {
 				return fmt.Errorf("map the source: %w", err)
 			}
-			c.mem, c.unmap = mapped, mapped
+			c.mem = mapped
 		}
 		c.gather(c.mem[off : off+inside])
 	}
@@ -94,21 +94,22 @@ func (c *copier) run(off, n int64) error {
 		c.gather(zeros[:k])
 		z -= k
 	}
-	if len(c.iov) >= 1024 || c.pending >= 8<<20 {
+	if len(c.iov) >= iovMax || c.pending >= copyBuffer {
 		return c.flush()
 	}
 	return nil
 }
 
-// hasShortRun tells whether a run of runs shows fewer than directCopy bytes of the source.
-func hasShortRun(runs []run.Run, size int64) bool {
-	for _, r := range runs {
-		if inside := min(r.Count*pageSize, size-r.File*pageSize); inside > 0 && inside < directCopy {
-			return true
-		}
-	}
-	return false
-}
+// useReadv is whether CopyRuns starts with process_vm_readv; tests turn it off to take the
+// writev path that serves where it is refused.
+var useReadv = true
+
+// iovMax is the most pieces one writev or process_vm_readv takes (IOV_MAX); copyBuffer the
+// size of the buffer process_vm_readv copies into, written out at each flush.
+const (
+	iovMax     = 1024
+	copyBuffer = 4 << 20
+)
 
 // gather adds b to the next writev, merged into the last piece when it continues it.
 func (c *copier) gather(b []byte) {
@@ -124,8 +125,16 @@ func (c *copier) gather(b []byte) {
 	c.pending += int64(len(b))
 }
 
-// flush writes what was gathered.
+// flush writes what was gathered: copied by process_vm_readv into buf and written from there,
+// or, where that is refused, written by writev straight from where the pieces are.
 func (c *copier) flush() error {
+	if c.readv && len(c.iov) > 0 {
+		err := c.flushReadv()
+		if err == nil || !(errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSYS)) {
+			return err
+		}
+		c.readv = false // a seccomp filter, or a kernel without it: nothing was written yet
+	}
 	for len(c.iov) > 0 {
 		n, err := unix.Writev(c.dst, c.iov)
 		if err == syscall.EINTR {
@@ -146,6 +155,66 @@ func (c *copier) flush() error {
 		}
 	}
 	c.iov, c.pending = c.iov[:0], 0
+	return nil
+}
+
+// flushReadv writes the gathered pieces a buffer at a time: process_vm_readv from this very
+// process copies them into buf, through the kernel's own mapping of their pages, then one
+// write puts buf out. An error from process_vm_readv is returned bare, so that flush can fall
+// back.
+func (c *copier) flushReadv() error {
+	if c.buf == nil {
+		c.buf = make([]byte, copyBuffer)
+	}
+	for len(c.iov) > 0 {
+		// The pieces that fill buf, the last one cut to fit; c.iov keeps them until they
+		// are written, so that a refusal leaves them for writev.
+		c.remote = c.remote[:0]
+		filled, i := 0, 0
+		var rest []byte // what is left of piece i-1 when it was cut
+		for i < len(c.iov) && filled < len(c.buf) && len(c.remote) < iovMax {
+			p := c.iov[i]
+			k := min(len(p), len(c.buf)-filled)
+			c.remote = append(c.remote, unix.RemoteIovec{Base: uintptr(unsafe.Pointer(unsafe.SliceData(p))), Len: k})
+			filled += k
+			i++
+			if k < len(p) {
+				rest = p[k:]
+			}
+		}
+		local := []unix.Iovec{{Base: unsafe.SliceData(c.buf)}}
+		local[0].SetLen(filled)
+		n, err := unix.ProcessVMReadv(os.Getpid(), local, c.remote, 0)
+		if err != nil {
+			return err
+		}
+		if n != filled {
+			return fmt.Errorf("gather the view: process_vm_readv copied %d of %d bytes: %w", n, filled, syscall.EIO)
+		}
+		if err := c.write(c.buf[:filled]); err != nil {
+			return err
+		}
+		if c.iov = c.iov[i:]; rest != nil {
+			c.iov = append([][]byte{rest}, c.iov...)
+		}
+	}
+	c.iov, c.pending = c.iov[:0], 0
+	return nil
+}
+
+// write writes all of b to the output.
+func (c *copier) write(b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(c.dst, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write the view: %w", err)
+		}
+		c.advance(int64(n))
+		b = b[n:]
+	}
 	return nil
 }
 
@@ -186,76 +255,5 @@ func (c *copier) advance(n int64) {
 	if c.progress != nil && c.written-c.reported >= 16<<20 {
 		c.reported = c.written
 		c.progress(c.written)
-	}
-}
-
-// The source of an offline remapping with short runs (CopyRuns) is read into memory whole,
-// then the view is written from there. Gathering the pages straight from a mapping of the
-// source costs the kernel's first touch of each 4 KiB page of that mapping: on a VM with
-// paravirtualized or shadowed page tables, several microseconds a page, which made a shuffle
-// of 512 MiB cost four copies of it. An anonymous buffer advised MADV_HUGEPAGE is filled by
-// read, in order, with one fault per 2 MiB. It costs memory the size of the source, for as
-// long as the copy runs; so a source is buffered only up to bufferLimit.
-
-// hugePage is the size of a transparent huge page on x86_64 and arm64 with 4 KiB pages.
-const hugePage = 2 << 20
-
-// bufferLimit is the largest source that CopyRuns reads into memory: a quarter of physical
-// memory, and at most half of what is available now (MemAvailable). A variable, so that tests
-// can take the path for larger sources.
-var bufferLimit = func() int64 {
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return 0
-	}
-	limit := int64(si.Totalram) * int64(si.Unit) / 4
-	if avail, ok := memAvailable(); ok {
-		limit = min(limit, avail/2)
-	}
-	return limit
-}
-
-// memAvailable is the kernel's estimate of the memory that can be had without swapping.
-func memAvailable() (int64, bool) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("MemAvailable:")); ok {
-			kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
-}
-
-// bufferSource reads the whole source into a fresh anonymous buffer of transparent huge pages
-// and makes it c.mem; the bytes past the source's end are zeros.
-func (c *copier) bufferSource() error {
-	n := (c.size + hugePage - 1) &^ (hugePage - 1)
-	// One huge page more than needed, to start the buffer on a huge page boundary.
-	m, err := unix.Mmap(-1, 0, int(n+hugePage), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-	if err != nil {
-		return fmt.Errorf("a buffer for the source (%d bytes): %w", n, err)
-	}
-	c.unmap = m
-	skip := (hugePage - uintptr(unsafe.Pointer(unsafe.SliceData(m)))%hugePage) % hugePage
-	buf := m[skip : int64(skip)+n]
-	// Without huge pages (THP off, or none to be had) the buffer still works, a page at a time.
-	_ = unix.Madvise(buf, unix.MADV_HUGEPAGE)
-	if err := preadFull(c.src, buf[:c.size], 0); err != nil {
-		return fmt.Errorf("read the source: %w", err)
-	}
-	c.mem, c.buffered = buf, true
-	return nil
-}
-
-// release unmaps the source's mapping or buffer, if there is one.
-func (c *copier) release() {
-	if c.unmap != nil {
-		unix.Munmap(c.unmap)
-		c.unmap, c.mem = nil, nil
 	}
 }

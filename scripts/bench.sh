@@ -8,7 +8,7 @@
 # Usage: scripts/bench.sh [--check] [--reps N] [apply]
 #   --check    exit 1 if a target is missed (otherwise the table only says so)
 #   --reps N   repetitions of each measurement, at least 5 (default 5)
-#   apply      only nlfs apply against cp (section 4: a minute, 2 GiB of memory)
+#   apply      only nlfs apply against cp (section 4: a minute, 1 GiB of memory)
 #
 # Needs root (nlfs mounts with mount(2) as root, and the page cache is
 # dropped; not for apply alone), /dev/fuse, Go, dd, awk and GNU time

@@ -29,8 +29,8 @@ the view that the layout makes of --source, the bytes a mount's view would
 show. The layout and the source are checked before OUT is touched; the view
 is written to a new file beside OUT and renamed over it once whole, so -o may
 name the source, and a failure or a signal leaves OUT as it was. Long runs
-are copied by the kernel at the speed of cp; with short runs the source is
-read into memory first (up to a quarter of RAM; a source on standard input is
+are copied by the kernel at the speed of cp, short ones gathered a few MiB at
+a time; memory stays bounded whatever the size (a source on standard input is
 kept in a memfd first, as the layout reads it in any order).`,
 		Example: `  nlfs layout gen reverse 8 > rev.layout
   nlfs apply --layout rev.layout --source disk.img -o reversed.img`,
