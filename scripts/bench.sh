@@ -161,7 +161,7 @@ apply_rows() {
 		row "nlfs apply, 512 MiB, $name (time)" "$(printf '%.2f s' "$(median "apply-$name")")" "$(printf '%.2f s' "$(median cp)") (cp)" "$(r2 "$(median "ratio-apply-$name")")" "$target"
 	done
 	for name in identity shuffle reverse; do
-		row "nlfs apply, 512 MiB, $name (peak resident memory)" "$(($(median "rss-apply-$name") / 1024)) MiB" "$(($(median rss-cp) / 1024)) MiB (cp)" "" ""
+		row "nlfs apply, 512 MiB, $name (peak resident memory, the source's mapped pages included)" "$(($(median "rss-apply-$name") / 1024)) MiB" "$(($(median rss-cp) / 1024)) MiB (cp)" "" ""
 	done
 }
 # header: the lines above the table.
