@@ -95,11 +95,8 @@ const probeCommand = "--probe-mount"
 // unless the daemon took its request (it is then freed when the connection is aborted:
 // nlfs umount --force). err is what statfs said.
 func probeMount(mnt string) (mountState, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return mountLive, err
-	}
-	cmd := exec.Command(exe, probeCommand, mnt)
+	// This very program, even if its file was replaced since it started.
+	cmd := exec.Command("/proc/self/exe", probeCommand, mnt)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out strings.Builder
 	cmd.Stdout = &out

@@ -79,7 +79,7 @@ func probesLeft() []int {
 			continue
 		}
 		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if bytes.Contains(cmdline, []byte("\x00"+probeCommand+"\x00")) && strings.HasPrefix(string(cmdline), nlfsBin) {
+		if bytes.Contains(cmdline, []byte("\x00"+probeCommand+"\x00")) {
 			pids = append(pids, pid)
 		}
 	}
