@@ -234,8 +234,14 @@ func (e *Engine) load(src io.Reader, progress func(int64)) error {
 	}
 }
 
-// Close releases the store and every view.
-func (e *Engine) Close() error { return e.store.Close() }
+// Close releases the store and every view, once the layouts that layout files' releases
+// handed on are applied.
+func (e *Engine) Close() error {
+	for _, v := range e.allViews() {
+		v.waitLater()
+	}
+	return e.store.Close()
+}
 
 // Mounted is when the engine was made: the time of the files that do not change.
 func (e *Engine) Mounted() time.Time { return e.mounted }

@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -61,7 +62,9 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 		t.Fatalf("Mount: %v", err)
 	}
 	recordConn(t, mnt)
+	testRoots.Store(mnt, root)
 	t.Cleanup(func() {
+		testRoots.Delete(mnt)
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount %s: %v", mnt, err)
 		}
@@ -73,6 +76,18 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 		}
 	})
 	return mnt, e
+}
+
+// testRoots holds the root of each test mount, by mountpoint (rootOf).
+var testRoots sync.Map
+
+// rootOf returns the root serving test mount mnt.
+func rootOf(t *testing.T, mnt string) *Root {
+	r, ok := testRoots.Load(mnt)
+	if !ok {
+		t.Fatalf("%s is not a test mount", mnt)
+	}
+	return r.(*Root)
 }
 
 type testWriter struct{ t *testing.T }

@@ -368,7 +368,7 @@ func TestBrowser(t *testing.T) {
 			b.wait("the crosshair", `document.querySelectorAll('#picture svg.overlay .cross').length === 2`)
 			// A read of 20 MiB from 100 MiB in (view pages 25600-30719) lights its stretch of the
 			// view and the store pages behind it, across the store.
-			sh(t, mnt, "dd if=view of=/dev/null bs=1M skip=100 count=20 status=none")
+			sh(t, mnt, "dd if=view of=/dev/null bs=1M skip=100 count=20 iflag=direct status=none") // direct: exactly these 20 MiB reach the daemon, whatever the page cache holds
 			b.wait("activity bands", `document.querySelectorAll('#picture svg.overlay .band').length > 0`)
 			b.wait("the whole read told", `document.getElementById('totals').textContent.includes('20.0 MiB read')`)
 			b.wait("the read in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('read view: view pages 25600-'))`)
