@@ -56,6 +56,9 @@ type Options struct {
 	// Note, if set, is told one-line remarks for the user (a store not on tmpfs, a saved
 	// layout that no longer fits).
 	Note func(string)
+	// Kernel makes the store's system calls; nil means the kernel itself. Tests pass one
+	// that fails the calls they choose.
+	Kernel remapper.Kernel
 }
 
 // DefaultSizeLimit is half of physical memory, tmpfs's default size.
@@ -130,7 +133,7 @@ func New(opts Options) (*Engine, error) {
 	if limit == 0 {
 		limit = DefaultSizeLimit()
 	}
-	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit})
+	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit, Kernel: opts.Kernel})
 	if errors.Is(err, remapper.ErrStoreLocked) {
 		return nil, storeInUse(opts.StorePath)
 	}

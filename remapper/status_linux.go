@@ -13,7 +13,7 @@ func (v *View) Status() Status {
 		DataBytes: s.size,
 		ViewAddr:  uintptr(v.cur.base),
 	}
-	if n, err := readMaxMapCount(); err == nil {
+	if n, err := s.k.MaxMapCount(); err == nil {
 		st.MaxMapCount = n
 	}
 	st.VMAs = int64(len(v.mapsLinesLocked()))
