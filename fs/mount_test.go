@@ -2,7 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"log"
 	"os"
 	"strings"
 	"testing"
@@ -24,10 +23,9 @@ func TestMain(m *testing.M) {
 
 // The shared helpers of the tests that mount nlfs in their own process (internal/fusetest).
 var (
-	requireFUSE = fusetest.RequireFUSE
-	recordConn  = fusetest.RecordConn
-	watchdog    = fusetest.Watchdog
-	abortMount  = fusetest.AbortMount
+	recordConn = fusetest.RecordConn
+	watchdog   = fusetest.Watchdog
+	abortMount = fusetest.AbortMount
 	// sh runs a shell command line in a child process in the mount, under a watchdog;
 	// shErr returns its failure instead.
 	sh    = fusetest.Sh
@@ -36,52 +34,20 @@ var (
 
 const shTimeout = fusetest.ShTimeout
 
-// testMount mounts an engine made from opts on a temporary directory and
-// unmounts it when the test ends. FUSE traces go to the test log with
-// NLFS_TEST_DEBUG=1; a panic in a handler fails the test.
+// testMount mounts an engine made from opts on a temporary directory and unmounts it when the
+// test ends (fusetest.Mount).
 func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	t.Helper()
-	requireFUSE(t)
-	mnt := t.TempDir()
-	e, err := engine.New(opts)
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
-	srv, root, err := Mount(mnt, e, MountOptions{
-		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
-		Logger: log.New(testWriter{t}, "", 0),
-		PanicHandler: func(p any) fuse.Status {
-			t.Errorf("panic in FUSE handler: %v", p)
-			return fuse.EIO
-		},
-	})
-	if err != nil {
-		e.Close()
-		t.Fatalf("Mount: %v", err)
-	}
-	recordConn(t, mnt)
-	t.Cleanup(func() {
-		if err := srv.Unmount(); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-		srv.Wait()
-		root.Close()
-		e.Close()
-	})
-	return mnt, e
+	return fusetest.Mount(t, opts, mountForTest)
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	line := strings.TrimRight(string(p), "\n")
-	w.t.Log(line)
-	// Reads reply from slices of the mappings; a splice attempt means a
-	// reply went the slow way (a wasted pipe, then a copy).
-	if strings.Contains(line, "trySplice") {
-		w.t.Errorf("a read reply was spliced: %s", line)
+// mountForTest is Mount as fusetest.Mount calls it.
+func mountForTest(mnt string, e *engine.Engine, o fusetest.Options) (*fuse.Server, func(), error) {
+	srv, root, err := Mount(mnt, e, MountOptions{Debug: o.Debug, Logger: o.Logger, PanicHandler: o.PanicHandler})
+	if err != nil {
+		return nil, nil, err
 	}
-	return len(p), nil
+	return srv, root.Close, nil
 }
 
 // status parses the status file into its keys.
