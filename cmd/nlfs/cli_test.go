@@ -659,12 +659,13 @@ func TestDemoCleansUpWhenCut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd.Start()
-		out.Read(make([]byte, 1))
-		// Cut it once its mount is up, while it still has output to write.
-		for i := 0; demoMounts() == before && i < 500; i++ {
-			time.Sleep(time.Millisecond)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start nlfs demo ltp: %v", err)
 		}
+		out.Read(make([]byte, 1))
+		// Cut it once its mount is up, while it still has output to write; a demo that never
+		// mounts proves nothing about cleaning up.
+		waitFor(t, cut+": the demo's mount", 10*time.Second, func() bool { return demoMounts() > before })
 		if cut == "SIGINT" {
 			cmd.Process.Signal(syscall.SIGINT)
 		}

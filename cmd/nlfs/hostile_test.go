@@ -21,8 +21,6 @@ import (
 	"github.com/nlfs/nlfs/layout"
 )
 
-const hundredMB = 100_000_000
-
 // hostileLayout is a layout text, given as bytes or as a shell command that
 // prints it (for the 100 MB ones), with what must come of it on a store of
 // 8 pages with --max-view-pages 4096: an error containing part, or (ok) the
