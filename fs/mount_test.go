@@ -23,7 +23,6 @@ func TestMain(m *testing.M) {
 
 // The shared helpers of the tests that mount nlfs in their own process (internal/fusetest).
 var (
-	recordConn = fusetest.RecordConn
 	watchdog   = fusetest.Watchdog
 	abortMount = fusetest.AbortMount
 	// sh runs a shell command line in a child process in the mount, under a watchdog;
