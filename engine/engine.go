@@ -284,8 +284,8 @@ func (e *Engine) ViewNames() []string {
 	return names
 }
 
-// validName is what a named view may be called (DESIGN: letters, digits, '-', '_', '.'; at
-// most 64 bytes; "." and ".." are directory entries, not names).
+// validName is what a named view may be called (README.md, "Named views": letters, digits,
+// '-', '_', '.'; at most 64 bytes; "." and ".." are directory entries, not names).
 var validName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Errors about named views. They wrap the errno a file system reports for them.

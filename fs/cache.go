@@ -30,7 +30,7 @@ import (
 //     waits for it.
 //
 // A notification sent from such a handler, or one that handler waits for, waits for the
-// handler itself: both hang for good (KERNEL.md has the stacks). So:
+// handler itself: both hang for good (docs/kernel.md has the stacks). So:
 //
 //  1. A change only queues its notifications (engine events, via Root.changed): every file the
 //     kernel may cache (data, each view) has its own queue, sent in order by its notifier

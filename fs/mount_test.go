@@ -12,7 +12,7 @@ import (
 	"github.com/nlfs/nlfs/internal/fusetest"
 )
 
-// TestMain lets the test binary double as a client process (see client.go):
+// TestMain lets the test binary double as a client process (see client_test.go):
 // clients that mmap the mount must not live in the serving process.
 func TestMain(m *testing.M) {
 	if name := os.Getenv(clientEnv); name != "" {

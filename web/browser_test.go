@@ -155,7 +155,7 @@ func (b *browser) setEditor(text string) {
 		`(() => { const e = document.getElementById('editor'); e.focus(); e.value = %s; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, js)))
 }
 
-// screenshot takes the whole page as PNG and, when updating, keeps it in docs/name. The
+// screenshot takes the whole page as PNG and, when updating, keeps it as docs/NAME. The
 // viewport is first made as tall as the page (a full-page capture would resize it under the
 // mouse, ending a hover); settle then brings about what the picture should show.
 func (b *browser) screenshot(name string, settle func()) {
