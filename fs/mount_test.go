@@ -37,16 +37,18 @@ const shTimeout = fusetest.ShTimeout
 // test ends (fusetest.Mount).
 func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	t.Helper()
-	return fusetest.Mount(t, opts, mountForTest)
-}
-
-// mountForTest is Mount as fusetest.Mount calls it.
-func mountForTest(mnt string, e *engine.Engine, o fusetest.Options) (*fuse.Server, func(), error) {
-	srv, root, err := Mount(mnt, e, MountOptions{Debug: o.Debug, Logger: o.Logger, PanicHandler: o.PanicHandler})
-	if err != nil {
-		return nil, nil, err
-	}
-	return srv, root.Close, nil
+	return fusetest.Mount(t, opts, func(mnt string, e *engine.Engine, o fusetest.Options) (*fuse.Server, func(), error) {
+		srv, root, err := Mount(mnt, e, MountOptions{Debug: o.Debug, Logger: o.Logger, PanicHandler: o.PanicHandler, wrapRaw: plantable})
+		if err != nil {
+			return nil, nil, err
+		}
+		return srv, func() {
+			root.Close()
+			if n, last := root.WaitsRefused(); n > 0 {
+				t.Errorf("the wait rule refused %d waits (a request waited where it must not); the last: %s", n, last)
+			}
+		}, nil
+	})
 }
 
 // status parses the status file into its keys.

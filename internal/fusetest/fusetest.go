@@ -31,9 +31,9 @@ type Options struct {
 	PanicHandler func(any) fuse.Status
 }
 
-// MountFunc serves e at mnt with o, as fs.Mount does, and returns the server and what closes
-// the root once the server is done.
-type MountFunc func(mnt string, e *engine.Engine, o Options) (srv *fuse.Server, closeRoot func(), err error)
+// MountFunc serves e at mnt with o, as fs.Mount does, and returns the server and what to do
+// once it has stopped: close the root, and check it.
+type MountFunc func(mnt string, e *engine.Engine, o Options) (srv *fuse.Server, stopped func(), err error)
 
 // Mount mounts an engine made from opts on a temporary directory with mount, in this process
 // as the daemon would, and unmounts it when the test ends. The mount is driven from child
@@ -48,7 +48,7 @@ func Mount(t *testing.T, opts engine.Options, mount MountFunc) (string, *engine.
 	if err != nil {
 		t.Fatalf("engine.New: %v", err)
 	}
-	srv, closeRoot, err := mount(mnt, e, Options{
+	srv, stopped, err := mount(mnt, e, Options{
 		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
 		Logger: log.New(spliceCheck{t}, "", 0),
 		PanicHandler: func(p any) fuse.Status {
@@ -66,7 +66,7 @@ func Mount(t *testing.T, opts engine.Options, mount MountFunc) (string, *engine.
 			t.Errorf("unmount %s: %v", mnt, err)
 		}
 		srv.Wait()
-		closeRoot()
+		stopped()
 		e.Close()
 	})
 	return mnt, e
