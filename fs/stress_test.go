@@ -98,7 +98,7 @@ func TestStress(t *testing.T) {
 		}
 	}
 	s := startStress(t, stressReaders)
-	// A hang fails with every goroutine's stack, not at the test binary's timeout (stress.sh
+	// A hang fails with every goroutine's stack, not at the test binary's timeout (scripts/stress.sh
 	// runs without one). The mount's connection is aborted first: a process that dies with
 	// files open on its own mount would hang in exit, flushing them to itself.
 	watchdog := time.AfterFunc(d+2*time.Minute+30*time.Second, func() {
