@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,6 +144,9 @@ func (v *View) applyLocked(l *layout.Layout) error {
 		err = v.rv.ApplyIdentity()
 	} else {
 		err = v.rv.Apply(l.Runs)
+	}
+	if errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("view %q: %w", v.name, ErrNoView) // removed meanwhile
 	}
 	if err != nil {
 		return err // the remapper's error says what it applied

@@ -35,7 +35,9 @@ func (n *generatedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHand
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EACCES
 	}
-	n.opens.opened()
+	if !n.opens.opened() {
+		return nil, 0, syscall.ENOENT // the view was removed
+	}
 	return snapshot(n.gen()), fuse.FOPEN_DIRECT_IO, 0
 }
 

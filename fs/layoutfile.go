@@ -41,16 +41,19 @@ type layoutHandle struct {
 }
 
 func (n *layoutNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if !n.opens.opened() {
+		return nil, 0, syscall.ENOENT // the view was removed
+	}
 	h := &layoutHandle{text: n.v.LayoutText()}
 	if flags&syscall.O_APPEND != 0 {
 		// Refused whatever the file's size: with O_APPEND the kernel would send each write
 		// at the size it last cached, so a session could be taken or refused by chance.
+		n.opens.released()
 		return nil, 0, toErrno(n.v.RefuseAppend())
 	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		h.w = n.v.NewLayoutWriter(flags&syscall.O_TRUNC != 0)
 	}
-	n.opens.opened()
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
