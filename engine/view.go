@@ -208,11 +208,16 @@ func (v *View) noteLayoutResultLocked(err error) {
 	}
 }
 
-// noteError records a failure of a data or view operation for status.
+// noteError records a failure of a data or view operation for status, saying the operation
+// once (the remapper's errors mostly name it already).
 func (v *View) noteError(what string, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, what) {
+		msg = what + ": " + msg
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.lastError = what + ": " + err.Error()
+	v.lastError = msg
 }
 
 // ReportError records, for status, a failure a binding met while serving the view (what it
