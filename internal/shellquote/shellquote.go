@@ -11,7 +11,7 @@ import (
 const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-"
 
 // Quote returns s as one shell word: as it is when no shell would read anything special in
-// it; in single quotes (a quote inside written '\'') when it holds only printable bytes; else
+// it; in single quotes (a quote inside written '\”) when it holds only printable bytes; else
 // as bash's $'…', with every control byte escaped, so the word is one line.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, plain) == "" {
