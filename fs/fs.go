@@ -198,7 +198,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.addViewFiles(ctx, &r.Inode, r.e.Main(), inoMainView, nil)
 	if r.webURL != "" {
 		text := []byte(r.webURL + "\n")
-		web := &generatedNode{gen: func() []byte { return text }, mode: 0o400, mtime: r.e.Mounted()}
+		web := &generatedNode{gen: func(context.Context) []byte { return text }, mode: 0o400, mtime: r.e.Mounted()}
 		r.AddChild("web", r.NewPersistentInode(ctx, web, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoWeb}), false)
 	}
 	views := r.NewPersistentInode(ctx, &viewsDir{root: r}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoViews})
@@ -221,13 +221,21 @@ var viewFileNames = []string{"layout", "view", "map", "map.svg", "vmas", "status
 // cache. opens, if not nil, counts the descriptors open on them.
 func (r *Root) addViewFiles(ctx context.Context, dir *fusefs.Inode, v *engine.View, ino uint64, opens *openCount) *cachedFile {
 	c := &cachedFile{root: r, view: v}
-	gen := func(text func() []byte) fusefs.InodeEmbedder {
+	gen := func(text func(context.Context) []byte) fusefs.InodeEmbedder {
 		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted(), opens: opens}
+	}
+	// The drawings show physical frame numbers only to a reader the kernel would show them
+	// to (privileged); the other files are the same for everyone.
+	drawing := func(draw func(privileged bool) []byte) fusefs.InodeEmbedder {
+		return gen(func(ctx context.Context) []byte { return draw(privileged(callerPid(ctx))) })
+	}
+	same := func(text func() []byte) fusefs.InodeEmbedder {
+		return gen(func(context.Context) []byte { return text() })
 	}
 	nodes := []fusefs.InodeEmbedder{
 		&layoutNode{root: r, v: v, opens: opens},
 		&viewNode{root: r, v: v, c: c, opens: opens},
-		gen(v.MapText), gen(v.MapSVG), gen(v.VMAsText), gen(v.StatusText), gen(v.StatusJSON),
+		drawing(v.MapText), drawing(v.MapSVG), same(v.VMAsText), same(v.StatusText), same(v.StatusJSON),
 	}
 	for i, node := range nodes {
 		ch := dir.NewPersistentInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino + uint64(i)})
