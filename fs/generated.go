@@ -15,9 +15,9 @@ import (
 type generatedNode struct {
 	fusefs.Inode
 	gen   func(ctx context.Context) []byte // the text, for the request of ctx
-	mode  uint32     // 0o444, or 0o400 for a file only its owner may read
-	mtime time.Time  // the mount's time
-	opens *openCount // nil for the top level's files
+	mode  uint32                           // 0o444, or 0o400 for a file only its owner may read
+	mtime time.Time                        // the mount's time
+	opens *openCount                       // nil for the top level's files
 }
 
 var (
