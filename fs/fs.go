@@ -46,7 +46,7 @@ type Root struct {
 
 	nextIno atomic.Uint64 // the next inode number for a named view's directory and files
 
-	// mntID is the kernel's ID of the mount (holders.go), set once mounted; 0 until then.
+	// mntID is the kernel's ID of the mount (caller.go), set once mounted; 0 until then.
 	mntID atomic.Uint64
 
 	webURL string // MountOptions.WebURL; immutable once mounted

@@ -79,7 +79,7 @@ func (n *layoutNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte
 
 // Flush runs at every close(2) of every copy of a descriptor, a forked child's too. When the
 // closing process keeps another descriptor of the file (a shell restoring its output after
-// `echo … >&3`), it is not closing the file: nothing happens (holders.go). Otherwise the
+// `echo … >&3`), it is not closing the file: nothing happens (caller.go). Otherwise the
 // session applies what was written since the last apply if the closing file table (the
 // FLUSH's lock owner) wrote through it (engine.LayoutWriter).
 func (n *layoutNode) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
