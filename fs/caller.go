@@ -22,18 +22,17 @@ import (
 // still holds another descriptor of the same file is the close of one copy among several,
 // not the process closing the file; /proc tells them apart (holdsOther).
 
-// mountID returns the kernel's ID of the mount at dir (0 if it cannot be told): the field
-// mnt_id of /proc/PID/fdinfo/FD names it for every descriptor open under the mount.
-func mountID(dir string) uint64 {
+// mountAt returns what /proc/self/mountinfo says of the mount at dir, nil if nothing.
+func mountAt(dir string) *mountinfo.Info {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return 0
+		return nil
 	}
 	ms, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(abs))
 	if err != nil || len(ms) == 0 {
-		return 0
+		return nil
 	}
-	return uint64(ms[len(ms)-1].ID) // the last one is on top
+	return ms[len(ms)-1] // the last one is on top
 }
 
 // holdsOther reports whether process pid has another descriptor of the same open file: open
