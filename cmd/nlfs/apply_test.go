@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // letterPages makes pages of 4 KiB, page i filled with letters[i].
@@ -45,7 +47,7 @@ func dirNames(t *testing.T, dir string) []string {
 // tmpfsDir mounts a tmpfs of size bytes on a new directory for the test (root only).
 func tmpfsDir(t *testing.T, size string) string {
 	t.Helper()
-	requireRoot(t, "mount")
+	testenv.RequireRoot(t, "mount")
 	dir := t.TempDir()
 	sh(t, "mount -t tmpfs -o size="+size+" nlfs-apply-test "+dir)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })

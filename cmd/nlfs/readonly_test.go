@@ -13,10 +13,11 @@ import (
 	"testing"
 
 	"github.com/nlfs/nlfs/internal/fusetest"
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 func TestReadOnly(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	src := filepath.Join(t.TempDir(), "src")
 	store := letterPages("ABCD")
 	os.WriteFile(src, store, 0o644)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nlfs/nlfs/internal/fusetest"
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // stoppedDaemon mounts nlfs and stops its daemon; a client (cat of status) is then blocked
@@ -87,8 +88,8 @@ func probesLeft() []int {
 }
 
 func TestStoppedDaemon(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t) // fusectl is mounted and written by root
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t) // fusectl is mounted and written by root
 
 	t.Run("umount and mount say so, then --force ends it", func(t *testing.T) {
 		dir, pid, client := stoppedDaemon(t)
