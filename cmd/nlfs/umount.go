@@ -141,6 +141,9 @@ func abortConnection(conn int) error {
 		}
 	}
 	abort := fmt.Sprintf("%s/%d/abort", dir, conn)
+	if _, err := os.Stat(filepath.Dir(abort)); errors.Is(err, os.ErrNotExist) {
+		return nil // the connection is gone already: its daemon died
+	}
 	if err := os.WriteFile(abort, []byte("1"), 0); err != nil {
 		return fmt.Errorf("write %s: %w", abort, unwrapPath(err))
 	}

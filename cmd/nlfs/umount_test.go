@@ -164,6 +164,16 @@ func TestStoppedDaemon(t *testing.T) {
 	})
 }
 
+// TestForceDeadMount: --force also ends a mount whose daemon is already gone.
+func TestForceDeadMount(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir, pid := mountDir(t, "--pages", "1")
+	kill9(t, pid)
+	if r := nlfs(t, "", "umount", "--force", dir); r.code != 0 || isMounted(dir) {
+		t.Errorf("--force of a dead mount: exit %d, %s; mounted after: %v", r.code, r.stderr, isMounted(dir))
+	}
+}
+
 // TestUmountFlags: --lazy and --force are one or the other.
 func TestUmountFlags(t *testing.T) {
 	checkOneLine(t, nlfs(t, "", "umount", "--lazy", "--force", t.TempDir()), exitUsage, "--lazy and --force: give one")
