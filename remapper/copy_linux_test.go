@@ -139,6 +139,10 @@ func TestCopyRunsReadv(t *testing.T) {
 	if err := c.flushReadv(); err != nil {
 		t.Fatalf("process_vm_readv: %v", err)
 	}
+	if err := c.drain(); err != nil {
+		t.Fatal(err)
+	}
+	c.stopWriter()
 	if got, _ := os.ReadFile(out.Name()); string(got) != "56789\x00\x00\x0001234" {
 		t.Errorf("wrote %q", got)
 	}
