@@ -85,7 +85,7 @@ func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.W
 	lim := layout.Limits{DataPages: pages, MaxViewPages: maxView}
 	if pages < 0 {
 		lim.DataPages = math.MaxInt64
-		if layout.RemapOnly(text) && sub != "check" {
+		if layout.RemapOnly(text, lim) && sub != "check" {
 			// Remap lines alone apply to the identity over the store: without its size there
 			// is no view to draw (and Parse would say the view is over the maximum).
 			return usageErrorf("layout %s: %s has remap lines and no page list: they apply to the identity view over the store, so give its size with --pages N", sub, quote(name))
