@@ -157,26 +157,21 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		viewRow.cells = append(viewRow.cells, info.letter(f, st))
 		shows.cells = append(shows.cells, num(f))
 	}
-	// The store's figure.
+	// The store's figure. The store is one file, not a VMA: its row has no brackets.
 	storeNumbers, storeRow, shownAt := gridRow{label: "store page"}, gridRow{label: "store"}, gridRow{label: "shown at"}
-	box, unshown := 0, false
+	unshown := false
 	var aliased []int64
 	for _, c := range cols {
 		if c.mark != "" {
 			storeNumbers.cells = append(storeNumbers.cells, c.mark)
 			storeRow.cells = append(storeRow.cells, c.mark)
 			shownAt.cells = append(shownAt.cells, "")
-			storeRow.boxes = append(storeRow.boxes, -1)
-			box++
 			continue
 		}
 		storeNumbers.cells = append(storeNumbers.cells, num(c.page))
+		storeRow.cells = append(storeRow.cells, info.letter(c.page, st))
 		if st.past(c.page) {
-			storeRow.cells = append(storeRow.cells, "")
-			storeRow.boxes = append(storeRow.boxes, -1) // not in the store at all
-		} else {
-			storeRow.cells = append(storeRow.cells, info.letter(c.page, st))
-			storeRow.boxes = append(storeRow.boxes, box)
+			storeRow.cells[len(storeRow.cells)-1] = "" // not in the store at all
 		}
 		switch v := views[c.page]; len(v) {
 		case 0:
@@ -191,6 +186,9 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 	}
 	viewRows := []gridRow{numbers, viewRow, shows}
 	storeRows := []gridRow{storeNumbers, storeRow, shownAt}
+	if info.FirstByte == nil {
+		storeRows = []gridRow{storeNumbers, shownAt} // a row of nothing but marks says nothing
+	}
 	drawn := gridLines(viewRows, cw, gridLabel) <= gridMaxGroups*4 && gridLines(storeRows, cw, gridLabel) <= gridMaxGroups*4
 	if drawn {
 		writeGrid(b, viewRows, cw, gridLabel)
@@ -204,6 +202,7 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		}
 		if info.FirstByte != nil {
 			b.WriteString("letters: the first byte of each page (. when it is not a printable character)\n")
+			b.WriteString("store: the file data, page by page: one file, not a VMA (so no brackets)\n")
 		}
 		note := "shown at: the view page that shows the store page"
 		if unshown {
@@ -224,9 +223,14 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		if st.pastData > 0 {
 			b.WriteString("|: the end of data; view pages that show store pages past it read as zeros\n")
 		}
+		if hasMark(cols, "…") {
+			b.WriteString("…: store pages left out between two drawn ones\n")
+		}
 	} else {
 		b.WriteString("(page numbers too wide for the figures: the view page by page below)\n")
 	}
+	b.WriteByte('\n')
+	textCostSmall(b, pages, viewRow, kernel, st, info, cw, drawn)
 	b.WriteByte('\n')
 	textBoxes(b, boxes, kernel, info)
 	b.WriteByte('\n')
@@ -301,4 +305,40 @@ func textRows(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapSt
 		b.WriteString(row)
 		b.WriteByte('\n')
 	}
+}
+
+// hasMark reports whether the store's columns hold the mark m.
+func hasMark(cols []storeColumn, m string) bool {
+	for _, c := range cols {
+		if c.mark == m {
+			return true
+		}
+	}
+	return false
+}
+
+// textCostSmall draws what a small view costs the kernel before Linux 4.0 beside what it costs
+// since: one VMA whose page-table entries hold each page's file offset, above today's VMAs, a
+// column per view page. A view of one run cost one VMA either way, and says so in a line.
+func textCostSmall(b *bytes.Buffer, pages []int64, since gridRow, kernel bool, st *mapStats, info Info, cw int, drawn bool) {
+	c := st.cost
+	b.WriteString("the same view before Linux 4.0 and since:\n")
+	if c.Nonlinear() && drawn {
+		numbers := gridRow{label: "view page"}
+		before := gridRow{label: "before 4.0", boxes: make([]int, len(pages))}
+		pte := gridRow{label: "PTE offset"}
+		for v, f := range pages {
+			numbers.cells = append(numbers.cells, strconv.Itoa(v))
+			before.cells = append(before.cells, since.cells[v])
+			pte.cells = append(pte.cells, strconv.FormatInt(f, 10))
+		}
+		since.label = "since 4.0"
+		writeGrid(b, []gridRow{numbers, before, pte, since}, cw, gridLabel)
+	}
+	first, pte := costBefore(c)
+	fmt.Fprintf(b, "before 4.0: %s\n", first)
+	if pte != "" {
+		fmt.Fprintf(b, "            (%s: the row PTE offset, in store pages); however many calls, one VMA\n", pte)
+	}
+	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, kernel, info.Backend))
 }

@@ -63,6 +63,7 @@ type mapStats struct {
 	shown     int64 // distinct store pages shown
 	aliased   int64 // store pages shown at more than one view page
 	pastData  int64 // view pages that show a store page past the end of data
+	cost      Cost  // what the view costs the kernel, before Linux 4.0 and since
 }
 
 // mapRuns drops runs that no layout produces (empty, negative pages, or pages or a view so large
@@ -131,6 +132,7 @@ func newMapStats(runs []run.Run, info Info) mapStats {
 			covered = s.b
 		}
 	}
+	st.cost = KernelCost(st.viewPages, int64(st.runs))
 	return st
 }
 
@@ -194,6 +196,8 @@ func Text(w io.Writer, runs []run.Run, info Info) error {
 		textSmall(&b, runs, &st, info)
 	default:
 		textLarge(&b, runs, &st)
+		b.WriteByte('\n')
+		textCostLarge(&b, runs, &st, info)
 	}
 	b.WriteByte('\n')
 	textTotals(&b, &st, info)
@@ -202,29 +206,46 @@ func Text(w io.Writer, runs []run.Run, info Info) error {
 	return err
 }
 
-// textTotals writes the totals with the same keys as the status file where there is one, so that
-// scripts can grep either.
+// total is one figure of the totals that map ends with and map.svg's heading says in words: its
+// key, the same as the status file's where there is one (so that scripts can grep either), the
+// words map.svg says it in ("" where its title says it already), and its value.
+type total struct{ key, words, value string }
+
+// mapTotals are the totals both renderers give, in the text map's order.
+func mapTotals(st *mapStats, info Info) []total {
+	known := func(ok bool, n int64) string {
+		if !ok {
+			return "unknown"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	backend := info.Backend
+	if backend == "" {
+		backend = "unknown"
+	}
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	t := []total{
+		{"view_pages", "", n(st.viewPages)},
+		{"data_pages", "store pages", known(st.dataKnown, st.dataPages)},
+		{"runs", "", strconv.Itoa(st.runs)},
+		{"vmas", "VMAs", known(info.VMAs >= 0, info.VMAs)},
+	}
+	for _, kv := range st.cost.Keys() {
+		t = append(t, total{kv.Key, "", n(kv.Value)}) // map.svg draws them
+	}
+	return append(t,
+		total{"backend", "backend", backend},
+		total{"store_pages_shown", "shown", n(st.shown)},
+		total{"aliased_store_pages", "aliased", n(st.aliased)},
+		total{"view_pages_past_data", "past the end of data", n(st.pastData)},
+	)
+}
+
+// textTotals writes the totals as `key: value` lines.
 func textTotals(b *bytes.Buffer, st *mapStats, info Info) {
-	data := "unknown"
-	if st.dataKnown {
-		data = strconv.FormatInt(st.dataPages, 10)
+	for _, t := range mapTotals(st, info) {
+		fmt.Fprintf(b, "%s: %s\n", t.key, t.value)
 	}
-	vmas := "unknown"
-	if info.VMAs >= 0 {
-		vmas = strconv.FormatInt(info.VMAs, 10)
-	}
-	backend := "unknown"
-	if info.Backend != "" {
-		backend = info.Backend
-	}
-	fmt.Fprintf(b, "view_pages: %d\n", st.viewPages)
-	fmt.Fprintf(b, "data_pages: %s\n", data)
-	fmt.Fprintf(b, "runs: %d\n", st.runs)
-	fmt.Fprintf(b, "vmas: %s\n", vmas)
-	fmt.Fprintf(b, "backend: %s\n", backend)
-	fmt.Fprintf(b, "store_pages_shown: %d\n", st.shown)
-	fmt.Fprintf(b, "aliased_store_pages: %d\n", st.aliased)
-	fmt.Fprintf(b, "view_pages_past_data: %d\n", st.pastData)
 }
 
 // mapViewsOf maps each store page of a small view to the view pages that show it, in view order.
@@ -413,6 +434,19 @@ func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 		}
 		fmt.Fprintf(b, "%-*s -> %s\n", vw, l.v, l.f)
 	}
+}
+
+// textCostLarge says what a large view costs the kernel before Linux 4.0 and since, with what the
+// page-table entries held, bounded.
+func textCostLarge(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
+	c := st.cost
+	b.WriteString("the same view before Linux 4.0 and since:\n")
+	first, pte := costBefore(c)
+	fmt.Fprintf(b, "before 4.0: %s\n", first)
+	if pte != "" {
+		fmt.Fprintf(b, "            (%s), in store pages from view page 0:\n            %s\n", pte, pteColumn(runs))
+	}
+	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, false, info.Backend))
 }
 
 // textFrames shows which view pages share one physical frame: the kernel's own proof of aliasing, as
