@@ -9,6 +9,7 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/run"
 )
 
 // View is one view of the engine's store: the main view or a named one. It is safe for
@@ -157,21 +158,23 @@ func (v *View) ViewTime() time.Time {
 // Pinned reports whether a layout is in force (false: the identity that follows the store).
 func (v *View) Pinned() bool { return !v.rv.Identity() }
 
-// LayoutText is the canonical text of the layout in force.
+// LayoutText is what reading the layout gives: the canonical text of a pinned layout, or, for the
+// identity, a comment that says so with the pages now in view (written back, still the identity).
 func (v *View) LayoutText() []byte {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.canonical != nil {
 		return v.canonical
 	}
-	pinned := !v.rv.Identity()
-	text := layout.AppendCanonical(nil, v.rv.Runs())
-	if pinned {
-		// apply clears the cache under mu after the view has the new layout, so these runs
-		// are the pinned layout's. The identity follows data, so its text is never cached.
-		v.canonical = text
+	runs := v.rv.Runs()
+	if v.rv.Identity() {
+		// The identity follows data, so its text is never cached.
+		return layout.IdentityText(run.ViewPages(runs))
 	}
-	return text
+	// apply clears the cache under mu after the view has the new layout, so these runs are the
+	// pinned layout's.
+	v.canonical = layout.AppendCanonical(nil, runs)
+	return v.canonical
 }
 
 // ViewSize is the view's size in bytes.
