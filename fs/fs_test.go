@@ -46,15 +46,15 @@ func TestTLPI(t *testing.T) {
 
 func TestFreshMountIsIdentity(t *testing.T) {
 	mnt, _ := testMount(t, engine.Options{Pages: 16})
-	if got := sh(t, mnt, "cat layout"); got != "0-15\n" {
-		t.Errorf("fresh layout = %q, want 0-15", got)
+	if got := sh(t, mnt, "cat layout"); got != "# identity: follows data, now 0-15\n" {
+		t.Errorf("fresh layout = %q, want the identity over 0-15", got)
 	}
 	sh(t, mnt, "head -c 8192 /dev/urandom > data")
 	if a, b := sh(t, mnt, "cat data"), sh(t, mnt, "cat view"); a != b || len(a) != 8192 {
 		t.Errorf("identity view differs from data (%d vs %d bytes)", len(b), len(a))
 	}
-	if got := sh(t, mnt, "cat layout"); got != "0-1\n" {
-		t.Errorf("identity layout after shrinking data = %q, want 0-1", got)
+	if got := sh(t, mnt, "cat layout"); got != "# identity: follows data, now 0-1\n" {
+		t.Errorf("identity layout after shrinking data = %q, want the identity over 0-1", got)
 	}
 }
 

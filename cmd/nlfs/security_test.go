@@ -121,7 +121,7 @@ func TestOnlyOwnerWithoutAllowOther(t *testing.T) {
 			t.Errorf("as nobody, %s: exit %d %q; want Permission denied", script, r.code, r.stderr)
 		}
 	}
-	if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+	if got := sh(t, "cat "+dir+"/layout"); got != "# identity: follows data, now 0-1\n" {
 		t.Errorf("the owner reads layout %q", got)
 	}
 }
