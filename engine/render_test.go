@@ -18,22 +18,22 @@ func TestLayoutTextRoundTrips(t *testing.T) {
 	if string(text) != "# identity: follows data, now 0-3\n" {
 		t.Fatalf("identity reads %q", text)
 	}
-	if err := v.ApplyText(text); err != nil {
+	if err := v.ApplyText(ctx, text); err != nil {
 		t.Fatal(err)
 	}
 	if v.Pinned() || string(v.LayoutText()) != string(text) {
 		t.Errorf("the identity's text written back: pinned %v, reads %q", v.Pinned(), v.LayoutText())
 	}
-	if err := v.ApplyText([]byte("0-3")); err != nil {
+	if err := v.ApplyText(ctx, []byte("0-3")); err != nil {
 		t.Fatal(err)
 	}
 	if !v.Pinned() || string(v.LayoutText()) != "0-3\n" {
 		t.Errorf("pinned 0-3: pinned %v, reads %q", v.Pinned(), v.LayoutText())
 	}
-	if err := v.ApplyText(v.LayoutText()); err != nil || !v.Pinned() {
+	if err := v.ApplyText(ctx, v.LayoutText()); err != nil || !v.Pinned() {
 		t.Errorf("pinned 0-3 written back: pinned %v, %v", v.Pinned(), err)
 	}
-	if err := v.ApplyText([]byte("0-1*3 3*2")); err != nil {
+	if err := v.ApplyText(ctx, []byte("0-1*3 3*2")); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(v.LayoutText()); got != "0-1*3 3*2\n" {
@@ -54,7 +54,7 @@ func TestStatusCostBefore4(t *testing.T) {
 		{"3-0", []string{"vmas_before_linux_4_0: 1\n", "pte_offsets_before_linux_4_0: 4\n", "vmas_since_linux_4_0: 4\n"}},
 		{"2-3 2-3", []string{"vmas_before_linux_4_0: 1\n", "pte_offsets_before_linux_4_0: 4\n", "vmas_since_linux_4_0: 2\n"}},
 	} {
-		if err := v.ApplyText([]byte(c.layout)); err != nil {
+		if err := v.ApplyText(ctx, []byte(c.layout)); err != nil {
 			t.Fatal(err)
 		}
 		st := string(v.StatusText())

@@ -28,7 +28,7 @@ const (
 func (v *View) Status() []Field {
 	st := v.rv.Status()
 	v.mu.Lock()
-	gen, lastErr := v.generation, v.lastError
+	lastErr := v.lastError
 	v.mu.Unlock()
 	if lastErr == "" {
 		lastErr = "none"
@@ -56,7 +56,7 @@ func (v *View) Status() []Field {
 	}
 	f = append(f, []Field{
 		{"max_map_count", st.MaxMapCount},
-		{"generation", gen},
+		{"generation", st.Layouts},
 		{"last_error", oneLine(lastErr)},
 	}...)
 	if v.name != MainView {

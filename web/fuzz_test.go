@@ -47,7 +47,7 @@ func FuzzPutLayout(f *testing.F) {
 			if text := mustGet(t, s, "/layout"); text != string(wantText) {
 				t.Fatalf("PUT %q: GET /layout %q, want %q", body, text, wantText)
 			}
-			if runs := v.Remapper().Runs(); !slices.Equal(runs, want) {
+			if runs := v.Snapshot().Runs; !slices.Equal(runs, want) {
 				t.Fatalf("PUT %q: the view has runs %v, want %v", body, runs, want)
 			}
 			if v.Generation() != gen+1 {

@@ -119,10 +119,11 @@ type mapInfo struct {
 }
 
 func (s *Server) getMapJSON(w http.ResponseWriter, r *http.Request, v *engine.View) {
-	runs := v.Remapper().Runs()
+	snap := v.Snapshot()
+	runs := snap.Runs
 	m := mapInfo{
-		View: v.Name(), Generation: v.Generation(), ViewPages: run.ViewPages(runs),
-		DataPages: s.e.DataPages(), Runs: len(runs),
+		View: v.Name(), Generation: snap.Generation, ViewPages: snap.ViewPages,
+		DataPages: snap.DataPages, Runs: len(runs),
 	}
 	m.Small = m.ViewPages <= render.SmallView
 	if m.Small {
@@ -153,7 +154,7 @@ func (s *Server) getPage(w http.ResponseWriter, r *http.Request, v *engine.View)
 		refuse(w, http.StatusBadRequest, fmt.Sprintf("n=%q: want a view page number", q))
 		return
 	}
-	runs := v.Remapper().Runs()
+	runs := v.Snapshot().Runs
 	i := sort.Search(len(runs), func(i int) bool { return runs[i].View+runs[i].Count > n })
 	if i == len(runs) || runs[i].View > n {
 		refuse(w, http.StatusNotFound, fmt.Sprintf("view page %d is past the end of the view (%d pages)", n, run.ViewPages(runs)))
