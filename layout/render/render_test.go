@@ -74,31 +74,17 @@ func renderRandomPlusRun() []run.Run {
 
 // renderLetters is what the demos' stores hold: page i filled with the letter A+i; pages from 26 on
 // hold zeros, which are not printable.
-func renderLetters(p int64) (byte, bool) {
-	if p >= 26 {
-		return 0, true
-	}
-	return byte('A' + p), true
-}
+var renderLetters = Illustration(nil, 0, "").FirstByte
 
-const renderBase = 0x7f0bdfa04000
+const renderBase = IllustrationBase
 
 // renderMaps is what /proc/self/maps says of a view mapped at renderBase with these runs: one line
 // per run, as the kernel holds one VMA per maximal run.
-func renderMaps(runs []run.Run) []string {
-	var lines []string
-	var view uint64
-	for _, r := range runs {
-		lo := renderBase + view*4096
-		view += uint64(r.Count)
-		lines = append(lines, fmt.Sprintf("%x-%x rw-s %08x 00:01 2054                       /memfd:nlfs-data (deleted)", lo, renderBase+view*4096, r.File*4096))
-	}
-	return lines
-}
+func renderMaps(runs []run.Run) []string { return Illustration(runs, 0, "").Maps }
 
 // renderMounted is what engine passes for a mounted view of these runs: VMAs and letters.
 func renderMounted(runs []run.Run, data int64, backend string) Info {
-	return Info{DataPages: data, VMAs: int64(len(runs)), Backend: backend, Maps: renderMaps(runs), ViewAddr: renderBase, FirstByte: renderLetters}
+	return Illustration(runs, data, backend)
 }
 
 var renderTLPIInfo = renderMounted(renderPages(2, 1, 0), 3, "remap")

@@ -341,8 +341,10 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	height := legendY + svgLineH*float64(len(legend)) + 8
 	s.open(width, height, title)
 	s.defs()
+	s.b.WriteString(`<g id="heading">` + "\n")
 	s.text(svgMargin, 26, `font-size="16" font-weight="bold"`, title)
 	s.text(svgMargin, 46, "", sub)
+	s.b.WriteString("</g>\n")
 	if small {
 		s.text(svgMargin, top-8, `font-size="10" fill="#666"`, "view page")
 		for v := range pages {

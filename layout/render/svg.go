@@ -153,13 +153,17 @@ func svgFramesLine(st *mapStats, info Info) string {
 		fs.distinct, fs.shared, fs.absent)
 }
 
-// heading writes the title and the summary lines; svgHeadingHeight is where they end.
+// heading writes the title and the summary lines, in a group of their own (id "heading": a check
+// of a screenshot, scripts/pngstat, measures what is drawn below it); svgHeadingHeight is where
+// they end.
 func (s *svgDoc) heading(st *mapStats, info Info) {
+	s.b.WriteString(`<g id="heading">` + "\n")
 	s.text(16, 26, `font-size="16" font-weight="bold"`, svgTitle(st, info))
 	s.text(16, 46, "", svgSummary(st, info))
 	if f := svgFramesLine(st, info); f != "" {
 		s.text(16, 64, "", f)
 	}
+	s.b.WriteString("</g>\n")
 }
 
 func svgHeadingHeight(st *mapStats, info Info) float64 {
