@@ -54,9 +54,9 @@ type picture struct {
 // mount (render.Illustration: a fixed address, the demos' letters) and `nlfs layout show --steps
 // --svg`.
 var pictures = []picture{
-	{"map-tlpi", mapSVG("2 1 0", 3)},            // TLPI Figure 49-5, the tlpi demo
+	{"map-tlpi", mapSVG("2 1 0", 3)},               // TLPI Figure 49-5, the tlpi demo
 	{"map-4-5_2-5", mapSVG("0-5\nremap 0 2 4", 6)}, // the course's exercise 2
-	{"steps-ltp", stepsSVG(ltpLayout(), 16)},      // LTP remap_file_pages01, the ltp demo
+	{"steps-ltp", stepsSVG(ltpLayout(), 16)},       // LTP remap_file_pages01, the ltp demo
 }
 
 // livePictures are the live page's screenshots, taken by liveTest with a real mount and browser.
