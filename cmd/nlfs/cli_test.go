@@ -311,7 +311,7 @@ func TestNamedDemos(t *testing.T) {
 		"reverse": {"\n7-0\n", "\nH G F E D C B A\n", "8 VMAs, one per page", "says which store page each maps: 7, 6, 5, 4, 3, 2, 1, 0.",
 			"$ echo '0-7' > $d/layout\n", "1 VMA now", "5 VMAs -> 1 (4 VMAs replaced by one; merged with the VMA before)"},
 		"interleave": {"\n0 2 4 6 1 3 5 7\n", "\nA C E G B D F H\n", "runs: 8\nvmas: 8\n"},
-		"ring": {"\n0-3 0-3\n", "\nA B C D A B C D\n", "MAP_SHARED", "memset(p + 3 * 4096, 'X', 4096)", "msync(",
+		"ring": {"\n0-3*2\n", "\nA B C D A B C D\n", "MAP_SHARED", "memset(p + 3 * 4096, 'X', 4096)", "msync(",
 			"\nY B C X Y B C X\n", "\nY B C X\n", "head (X) is in store page 3 and its tail (Y) in store page 0"},
 		"alias": {"\n0*2 0-1\n", "equal neighbours folded with *", "\nA A A B\n", "write page 1 of view only", "\nZ Z Z B\n", "\nZ B\n"},
 		"views": {"$ mkdir $d/views/rev", "\nA B\n# the main view: view page 0 shows store page 0 (A)", "\nB A\n# views/rev: view page 0 shows store page 1 (B)",
@@ -649,8 +649,8 @@ func TestWalkthroughScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
 	}
-	demoInOrder(t, out, "$ nlfs mount --pages 8 $d\n", "\nA B C D E F G H\n", "vmas: 1", "$ echo '7-0' > $d/layout\n", "\nH G F E D C B A\n",
-		"eight now", "$ cat $d/vmas\n", "vmas: 8", "\nZ Z Z D E F G H\n", "\nZ B C D E F G H\n", "view       [Z][Z][Z][D  E  F  G  H]\n",
+	demoInOrder(t, out, "$ nlfs mount --pages 8 $d\n", "# identity: follows data, now 0-7\n", "\nA B C D E F G H\n", "vmas: 1", "$ echo '7-0' > $d/layout\n", "\nH G F E D C B A\n",
+		"eight now", "$ cat $d/vmas\n", "vmas: 8", "vmas_before_linux_4_0: 1\npte_offsets_before_linux_4_0: 8\nvmas_since_linux_4_0: 8\n", "\nZ Z Z D E F G H\n", "\nZ B C D E F G H\n", "view       [Z][Z][Z][D  E  F  G  H]\n",
 		"so echo reports it", "$ echo '0 1 99' > $d/layout || true\nbash: line 1: echo: write error: Invalid argument\n",
 		"page 99 is past the end of data (8 pages)", "open file://"+keep+"/map.svg", "$ nlfs umount $d\n")
 	// Output only ever follows its command: a say ("# ") ends the previous command's output.
