@@ -195,10 +195,15 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		b.WriteByte('\n')
 		writeGrid(b, storeRows, cw, gridLabel)
 		b.WriteByte('\n')
-		if kernel {
+		switch {
+		case kernel:
 			b.WriteString("[ ]: one VMA, as vmas lists them: view pages that show consecutive store pages (a run)\n")
-		} else {
-			b.WriteString("[ ]: one run: view pages that show consecutive store pages (a mapped view holds one VMA per run)\n")
+		case info.Backend == "gather":
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
+			b.WriteString("     that show consecutive store pages); the gather backend maps none\n")
+		default:
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
+			b.WriteString("     that show consecutive store pages)\n")
 		}
 		if info.FirstByte != nil {
 			b.WriteString("letters: the first byte of each page (. when it is not a printable character)\n")
