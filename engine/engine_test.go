@@ -140,6 +140,51 @@ func TestLayoutWriterOwners(t *testing.T) {
 	}
 }
 
+// TestReleaseOrder: the empty layout of a truncating session that wrote nothing is applied
+// at its release, unless a session opened after it has put its layout in force already (the
+// kernel may deliver the release after the next session's close).
+func TestReleaseOrder(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(4))})
+	v := e.Main()
+	a := v.NewLayoutWriter(true) // `: > layout`
+	a.Flush(ctx, 1)
+	b := v.NewLayoutWriter(true) // `echo 2 > layout`, opened after a was closed
+	b.Write([]byte("2\n"), 0, 2)
+	if err := b.Flush(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	a.Release() // late
+	b.Release()
+	v.waitLater()
+	if got := string(v.LayoutText()); got != "2\n" || v.Generation() != 1 {
+		t.Errorf("after a late release: layout %q, generation %d; want \"2\\n\", 1", got, v.Generation())
+	}
+	c := v.NewLayoutWriter(true) // `: > layout` again, released in time
+	c.Release()
+	v.waitLater()
+	if v.Pinned() || v.Generation() != 2 {
+		t.Errorf("after a release in time: pinned %v, generation %d; want the identity, 2", v.Pinned(), v.Generation())
+	}
+}
+
+// TestLastErrorOnce: a failed write is in last_error with its operation said once.
+func TestLastErrorOnce(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(2))})
+	v := e.Main()
+	if _, err := v.WriteView([]byte("x"), 3*ps); err == nil {
+		t.Fatal("a write past the view's end was accepted")
+	}
+	if le := v.LastError(); !strings.HasPrefix(le, "write view: ") || strings.Count(le, "write view") != 1 {
+		t.Errorf("last error %q: want the operation once", le)
+	}
+	if _, err := e.WriteData([]byte("x"), -1); err == nil {
+		t.Fatal("a write at a negative offset was accepted")
+	}
+	if le := v.LastError(); strings.Count(le, "write data") != 1 {
+		t.Errorf("last error %q: want the operation once", le)
+	}
+}
+
 // TestEvents: writes carry the store extents they changed, through data and through a
 // permuted view (the store pages it showed); layouts and views are announced.
 func TestEvents(t *testing.T) {

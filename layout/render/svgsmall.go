@@ -319,7 +319,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		cx := x0 + cell/2
 		tip := fmt.Sprintf("view page %d shows store page %d", v, f)
 		if len(info.Frames) == len(pages) && info.Frames[v] != 0 {
-			tip += fmt.Sprintf(", physical frame %#x", info.Frames[v])
+			tip += ", physical frame " + info.frameName(info.Frames[v])
 		}
 		if st.past(f) {
 			tip += ", past the end of data: reads as zeros"

@@ -5,17 +5,17 @@
 //	go run ./scripts/pictures -check   say whether each picture is what the code draws now
 //	go run ./scripts/pictures -live=false   leave the live page's screenshots alone
 //
-// Each drawn picture docs/NAME.png has its source beside it, docs/NAME.svg: the exact SVG the
-// renderers (layout/render) make of it now, which Chromium turned into the PNG. The PNG carries
+// Each drawn picture of docs/ has its source beside it (map-tlpi.png, map-tlpi.svg): the exact
+// SVG the renderers (layout/render) make of it now, which Chromium turned into the PNG. The PNG carries
 // the SHA-256 of that source in a text chunk. So the test of this package (and -check) needs no
 // browser: it draws every source again from the code and compares it, byte for byte, with the
 // one in docs/, and compares the hash in each PNG with its source. A picture is stale exactly when
 // its source changed; PNG bytes, which differ between Chromium builds and fonts, are never
 // compared.
 //
-// The live page's screenshots (docs/live-*.png) are taken by the web package's browser test
-// against a real mount; this command runs that test with NLFS_UPDATE_SCREENSHOTS=1, so that one
-// command makes every picture (livePictures names them).
+// The live page's screenshots (docs/live-tlpi.png, docs/live-60k.png) are taken by the web
+// package's browser test against a real mount; this command runs that test with
+// NLFS_UPDATE_SCREENSHOTS=1, so that one command makes every picture (livePictures names them).
 package main
 
 import (
@@ -44,7 +44,7 @@ import (
 	"github.com/nlfs/nlfs/layout/render"
 )
 
-// A picture is one drawing of the documentation: docs/Name.png, drawn from the SVG Source makes.
+// A picture is one drawing of the documentation: Name.png in docs/, drawn from the SVG Source makes.
 type picture struct {
 	Name   string
 	Source func() ([]byte, error)
@@ -171,7 +171,7 @@ func draw(root string, live bool) error {
 	fmt.Printf("docs/%s.png: go %s (NLFS_UPDATE_SCREENSHOTS=1)\n", strings.Join(livePictures, ".png, docs/"), strings.Join(liveTest, " "))
 	cmd := exec.Command("go", liveTest...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "NLFS_UPDATE_SCREENSHOTS=1", "NLFS_REQUIRE_FUSE=1")
+	cmd.Env = append(os.Environ(), "NLFS_UPDATE_SCREENSHOTS=1", "NLFS_REQUIRE_FUSE=1", "NLFS_REQUIRE_CHROMIUM=1")
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("the live page's screenshots: %w", err)
 	}
