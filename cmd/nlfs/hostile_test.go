@@ -338,7 +338,7 @@ func TestHostileArguments(t *testing.T) {
 		})
 	}
 	// The live mount is untouched.
-	if got := sh(t, "cat "+live+"/layout; grep generation "+live+"/status"); got != "0-1\ngeneration: 0\n" || processGone(livePid, 0) {
+	if got := sh(t, "cat "+live+"/layout; grep generation "+live+"/status"); got != "# identity: follows data, now 0-1\ngeneration: 0\n" || processGone(livePid, 0) {
 		t.Errorf("live mount after the hostile arguments: %q", got)
 	}
 	// No command at all shows the usage, then says what is wrong last.

@@ -13,16 +13,23 @@ import (
 // The text map of a small view is drawn as TLPI Figure 49-5 is, without its crossing arrows: two
 // figures of labelled rows whose columns line up. The view's (the memory region) says, for each view
 // page, what it holds and which store page it shows; the store's (the file) says, for each store
-// page, what it holds and which view page shows it. A [box] is one VMA (or, without a mount, one
-// run), so the kernel's side is drawn too:
+// page, what it holds and which view page shows it. A [box] is one VMA (without a mount, the VMA
+// remap_file_pages would make: one per run), so the kernel's side is drawn too; the store is one
+// file, not a VMA, and has no brackets. A third figure draws what the same view cost before Linux
+// 4.0: one VMA over it all, and the file offset each page-table entry held:
 //
 //	view page   0  1  2  3  4  5
 //	view       [E  F][C  D  E  F]
 //	store page  4  5  2  3  4  5
 //
 //	store page  0  1  2  3  4  5
-//	store      [A  B  C  D  E  F]
+//	store       A  B  C  D  E  F
 //	shown at    -  -  2  3  *  *
+//
+//	view page   0  1  2  3  4  5
+//	before 4.0 [E  F  C  D  E  F]
+//	PTE offset  4  5  2  3  4  5
+//	since 4.0  [E  F][C  D  E  F]
 
 // gridRow is one labelled row of a figure: a cell per column and, for a row of boxes, the box of
 // each column (-1 outside every box).

@@ -43,11 +43,14 @@ const (
 
 // SVG draws the mapping as an SVG picture (the `map.svg` file).
 //
-// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row on top, one box per
-// VMA (or run), the store pages below, an arrow from each store page to each view page showing it,
-// page contents in the boxes when known, and the VMAs' lines of `vmas` under it. Larger views are a
-// permutation plot, view page across and store page up, one diagonal segment per run, or a density
-// image once the runs are too many to draw one by one. The output is deterministic and bounded.
+// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row, one box per VMA (or
+// run), the store pages below, an arrow from each store page to each view page showing it, page
+// contents in the boxes when known, and the VMAs' lines of `vmas` under it; above the view, the
+// same view as it was before Linux 4.0 (one VMA, and the file offset each page-table entry held).
+// Larger views are a permutation plot, view page across and store page up, one diagonal segment per
+// run, or a density image once the runs are too many to draw one by one, with the cost before 4.0
+// and since in words. A legend under each picture names every colour and mark it draws. The output
+// is deterministic and bounded.
 func SVG(w io.Writer, runs []run.Run, info Info) error {
 	runs = mapRuns(runs)
 	st := newMapStats(runs, info)

@@ -178,12 +178,14 @@ func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPage
 // Text draws the mapping as text (the `map` file, `nlfs layout show`).
 //
 // Views up to 64 pages get a drawing in the manner of TLPI Figure 49-5 (the view above, the store
-// below, a [box] per VMA), their VMAs (or runs) one per line, and one row per view page ("view 0 ->
-// store 2"); larger ones get their runs, with stretches of like runs (reversed, repeated,
-// interleaved) one line each, summarized to at most 40 lines. Both end in `key: value` totals whose
-// keys match the status file's where they mean the same (view_pages, data_pages, runs, vmas,
-// backend), then store_pages_shown, aliased_store_pages (store pages shown at several view pages)
-// and view_pages_past_data (view pages that read as zeros); and, when asked for, the physical frames.
+// below, a [box] per VMA), the same view as it cost the kernel before Linux 4.0 beside today, their
+// VMAs (or runs) one per line, and one row per view page ("view 0 -> store 2"); larger ones get
+// their runs, with stretches of like runs (reversed, repeated, interleaved) one line each,
+// summarized to at most 40 lines, and the cost before 4.0 and since in words. Both end in
+// `key: value` totals whose keys match the status file's where they mean the same (view_pages,
+// data_pages, runs, vmas, the three *_linux_4_0 keys of Cost, backend), then store_pages_shown,
+// aliased_store_pages (store pages shown at several view pages) and view_pages_past_data (view
+// pages that read as zeros); and, when asked for, the physical frames.
 //
 // Runs are read in order as the view from page 0; their View fields are not consulted. The output is
 // bounded (under 80 lines for a large view) for any input, and the cost is linear in the runs: a
