@@ -159,7 +159,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		legend = append(legend, svgLegendItem{"letter", "the first byte of each page (· when not printable)"})
 	}
 	if st.aliased > 0 {
-		legend = append(legend, svgLegendItem{"alias", "an alias: a store page shown at several view pages (×N: how many), each marked by a bar: one page, not copies"})
+		legend = append(legend, svgLegendItem{"alias", "an alias: a store page shown at several view pages (×N: how many), its arrows orange, a bar under each: one page, not copies"})
 	}
 	for _, c := range cols {
 		if c.mark == "" && len(views[c.page]) == 0 {
@@ -171,7 +171,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		legend = append(legend, svgLegendItem{"gap", "store pages left out between two drawn ones"})
 	}
 	if st.pastData > 0 {
-		legend = append(legend, svgLegendItem{"past", "past the end of data (right of the dashed line): reads as zeros; nlfs never touches it (the kernel would raise SIGBUS)"})
+		legend = append(legend, svgLegendItem{"past", "past the end of data (right of the dashed line; its arrows dashed): reads as zeros; nlfs never touches it (the kernel would raise SIGBUS)"})
 	}
 
 	// Vertical layout: view page numbers; the view before 4.0 and its page-table entries; the
