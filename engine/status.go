@@ -57,7 +57,7 @@ func (v *View) Status() []Field {
 	f = append(f, []Field{
 		{"max_map_count", st.MaxMapCount},
 		{"generation", st.Layouts},
-		{"last_error", oneLine(lastErr)},
+		{"last_error", OneLine(lastErr)},
 	}...)
 	if v.name != MainView {
 		return append([]Field{{"view", v.name}}, f...)
