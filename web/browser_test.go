@@ -209,7 +209,7 @@ func TestBrowser(t *testing.T) {
 
 	b.do("open the page", chromedp.Navigate(s.URL()))
 	b.wait("the stream to be live", `document.getElementById('conn').textContent === 'live'`)
-	b.wait("the identity layout", `document.getElementById('layout').textContent === '0-2\n'`)
+	b.wait("the identity layout", `document.getElementById('layout').textContent === '# identity: follows data, now 0-2\n'`)
 	// Set in the page: a reload would lose it.
 	b.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.nlfsMarker = 'not reloaded'`))
 	notReloaded := `window.nlfsMarker === 'not reloaded'`
@@ -289,11 +289,11 @@ func TestBrowser(t *testing.T) {
 		sh(t, mnt, "mkdir views/a")
 		b.wait("view a offered", `[...document.getElementById('views').options].some(o => o.value === 'a')`)
 		b.do("choose view a", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('views'); s.value = 'a'; s.dispatchEvent(new Event('change')); })()`))
-		b.wait("view a's layout", `document.getElementById('layout').textContent === '0-2\n'`)
+		b.wait("view a's layout", `document.getElementById('layout').textContent === '# identity: follows data, now 0-2\n'`)
 		b.wait("view a's status", `document.querySelector('#status tr[data-key="view"] .v')?.textContent === 'a'`)
 		b.wait("the address", `new URLSearchParams(location.search).get('view') === 'a'`)
 		sh(t, mnt, "echo 1 1 > views/a/layout")
-		b.wait("view a's new layout", `document.getElementById('layout').textContent === '1 1\n'`)
+		b.wait("view a's new layout", `document.getElementById('layout').textContent === '1*2\n'`)
 		if got := sh(t, mnt, "cat layout"); got != "0-2 1\n" {
 			t.Errorf("view a's layout changed the main view: %q", got)
 		}
@@ -302,7 +302,7 @@ func TestBrowser(t *testing.T) {
 		s.dropStreams()
 		waitFor(t, waitLong, "the page's stream to come back", func() bool { return len(s.openStreams()) == 1 })
 		sh(t, mnt, "echo 0 0 > views/a/layout")
-		b.wait("a change after the reconnect", `document.getElementById('layout').textContent === '0 0\n'`)
+		b.wait("a change after the reconnect", `document.getElementById('layout').textContent === '0*2\n'`)
 
 		b.setEditor("2")
 		b.click("#apply")
