@@ -86,12 +86,12 @@ func TestLayoutWriter(t *testing.T) {
 	}
 }
 
-// TestLayoutWriterOwners: a session is applied by the flush of an owner that wrote through
-// it, never by one that did not (a forked command exiting with an inherited descriptor);
-// what no writer's flush applied is applied at release; a refusal reaches the writers only.
+// TestLayoutWriterOwners: a session is put in force by a close for good (Flush), whoever
+// makes it, once; what no close for good applied is applied at release; a refusal reaches the
+// owners that wrote, and only them; a writer killed mid-layout has the session refused whole.
 func TestLayoutWriterOwners(t *testing.T) {
 	type step struct {
-		op    string // "w" write, "f" flush, "r" release
+		op    string // "w" write, "f" flush (a close for good), "k" the owner is killed, "r" release
 		owner uint64
 		text  string
 	}
@@ -102,11 +102,14 @@ func TestLayoutWriterOwners(t *testing.T) {
 		gens    int64
 		refused []int // the steps that must fail
 	}{
-		{"a non-writer's flush applies nothing", []step{{"w", 1, "0 1 "}, {"f", 2, ""}, {"w", 1, "2\n"}, {"f", 1, ""}}, "0-2\n", 1, nil},
-		{"the writer's flush applies once", []step{{"w", 1, "1 0\n"}, {"f", 1, ""}, {"f", 1, ""}, {"f", 2, ""}, {"r", 0, ""}}, "1-0\n", 1, nil},
-		{"a second writer's flush applies what is written so far", []step{{"w", 1, "2 "}, {"w", 2, "1\n"}, {"f", 2, ""}, {"f", 1, ""}}, "2-1\n", 1, nil},
-		{"what no writer flushed is applied at release", []step{{"w", 1, "3 2\n"}, {"f", 2, ""}, {"r", 0, ""}}, "3-2\n", 1, nil},
+		{"a close for good applies what was written, whoever closes", []step{{"w", 1, "0 1 "}, {"w", 1, "2\n"}, {"f", 2, ""}, {"f", 1, ""}}, "0-2\n", 1, nil},
+		{"once", []step{{"w", 1, "1 0\n"}, {"f", 1, ""}, {"f", 1, ""}, {"f", 2, ""}, {"r", 0, ""}}, "1-0\n", 1, nil},
+		{"two writers, one layout", []step{{"w", 1, "2 "}, {"w", 2, "1\n"}, {"f", 1, ""}}, "2-1\n", 1, nil},
+		{"what no close for good applied is applied at release", []step{{"w", 1, "3 2\n"}, {"r", 0, ""}}, "3-2\n", 1, nil},
 		{"a refusal reaches the writers only", []step{{"w", 1, "0 9\n"}, {"f", 2, ""}, {"f", 1, ""}, {"r", 0, ""}}, "3-0\n", 0, []int{0, 2}},
+		{"a killed writer's session is refused whole", []step{{"w", 1, "0 1"}, {"k", 1, ""}, {"w", 2, " 2"}, {"f", 2, ""}, {"f", 1, ""}, {"r", 0, ""}}, "3-0\n", 0, []int{2, 3, 4}},
+		{"a killed non-writer changes nothing", []step{{"w", 1, "1 2\n"}, {"k", 2, ""}, {"f", 1, ""}}, "1-2\n", 1, nil},
+		{"the last holder killed before it wrote", []step{{"K", 2, ""}, {"r", 0, ""}}, "3-0\n", 0, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -125,6 +128,10 @@ func TestLayoutWriterOwners(t *testing.T) {
 					off += int64(len(s.text))
 				case "f":
 					err = w.Flush(ctx, s.owner)
+				case "k":
+					w.Abandon(s.owner, false)
+				case "K":
+					w.Abandon(s.owner, true)
 				case "r":
 					w.Release()
 					v.waitLater()

@@ -19,14 +19,14 @@ var (
 )
 
 // LayoutWriter is one open layout file's session: a whole new layout written from offset 0
-// in pieces of any size, checked as it arrives and put in force by the Flush of a process
-// that wrote through it (the file's close). Processes are told apart by an owner number the
-// binding gives (FUSE's lock owner: one per open file table, so a forked child that inherited
-// the descriptor is another owner): a Flush by an owner that never wrote through the session
-// applies nothing and refuses nothing, so a command forked inside `{ …; } > layout` cannot put
-// half a layout in force when it exits. The first refusal is sticky: every later Write, and
-// the Flush of every owner that wrote, returns it, and the layout in force stays as it was.
-// It is safe for concurrent use (the kernel may send a descriptor's writes and its flush
+// in pieces of any size, checked as it arrives and put in force, once, whole, when the file is
+// closed for good (Flush: the binding tells a close for good from the close of one copy of the
+// descriptor among several) or, failing that, released (Release). Writers are told apart by an
+// owner number the binding gives (FUSE's lock owner: one per open file table, so a forked child
+// that inherited the descriptor is another owner): a refusal is returned to the owners that
+// wrote, and a writer killed mid-layout (Abandon) has the session refused whole. The first
+// refusal is sticky: every later Write returns it, and the layout in force stays as it was. It
+// is safe for concurrent use (the kernel may send a descriptor's writes and its flush
 // concurrently).
 type LayoutWriter struct {
 	v   *View
@@ -97,20 +97,24 @@ func (w *LayoutWriter) Restart() {
 	w.next, w.dirty, w.truncated, w.err = 0, false, true, nil
 }
 
-// Flush is owner's close of the file: if owner wrote through the session, what was written
-// since the last apply is put in force (a flush with nothing new, as bash sends before its
-// write, changes nothing). ctx is the caller's (see CacheKeeper).
+// Flush is a close of the file for good, by owner: what was written since the last apply is
+// put in force, whoever wrote it (a flush with nothing new, as bash sends before its write,
+// changes nothing). A refusal, now or earlier in the session, is returned if owner wrote
+// through the session; another owner gets nil (status says it). ctx is the caller's (see
+// CacheKeeper).
 func (w *LayoutWriter) Flush(ctx context.Context, owner uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	err := w.flushLocked(ctx)
 	if !slices.Contains(w.writers, owner) {
 		return nil
 	}
-	if w.err != nil {
+	return err
+}
+
+func (w *LayoutWriter) flushLocked(ctx context.Context) error {
+	if w.err != nil || !w.dirty {
 		return w.err
-	}
-	if !w.dirty {
-		return nil
 	}
 	w.dirty, w.truncated = false, false
 	l, err := w.parser.Finish()
@@ -123,6 +127,22 @@ func (w *LayoutWriter) Flush(ctx context.Context, owner uint64) error {
 		return err
 	}
 	return nil
+}
+
+// ErrWriterKilled refuses a layout whose writer was killed before it closed the file.
+var ErrWriterKilled = fmt.Errorf("a process writing the layout was killed before it closed the file: nothing of it is applied: %w", syscall.EINVAL)
+
+// Abandon tells the session that owner is dying of a signal with the file open. If it wrote
+// through the session, what it wrote may be cut anywhere; if it held the last copy of the file
+// (last), it was the one writing whatever it had written or not yet: either way the session
+// is refused whole, and nothing of it — nor the empty layout its truncation would mean — is
+// applied.
+func (w *LayoutWriter) Abandon(owner uint64, last bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil && (w.dirty || w.truncated) && (last || slices.Contains(w.writers, owner)) {
+		w.fail(ErrWriterKilled)
+	}
 }
 
 // Release ends the session, once every descriptor of the file is closed: what was written

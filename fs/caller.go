@@ -6,21 +6,23 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/moby/sys/mountinfo"
 )
 
-// What /proc tells of the process a request comes from: whether it still holds the layout file
-// it closes a copy of (holdsOther), and whether it may see physical frame numbers
-// (privileged).
+// What /proc tells of the process a request comes from: whether the layout file it closes a
+// copy of is still held in its family (heldInFamily), whether it is dying of a signal
+// (killed), and whether it may see physical frame numbers (privileged).
 
-// When does a process close the layout file? Every close(2) of every descriptor sends a
-// FLUSH, and a shell closes descriptors of the file it still holds: `echo … >&3` duplicates
-// descriptor 3 onto 1 and closes that copy when the command is done, and `{ …; } > layout`
-// closes the descriptor it first opened once it is duplicated. A FLUSH from a process that
-// still holds another descriptor of the same file is the close of one copy among several,
-// not the process closing the file; /proc tells them apart (holdsOther).
+// When is the layout file closed for good? Every close(2) of every descriptor sends a FLUSH,
+// and a shell closes copies of a file it still holds: `echo … >&3` duplicates descriptor 3
+// onto 1 and closes that copy when the command is done; `{ …; } > layout` closes the
+// descriptor it first opened once it is duplicated, and every command it forks closes its
+// inherited copy when it exits, while the shell still holds the file. A FLUSH after which the
+// closing process, or one of its ancestors, still holds the same open file is the close of one
+// copy among several; /proc tells them apart.
 
 // mountAt returns what /proc/self/mountinfo says of the mount at dir, nil if nothing.
 func mountAt(dir string) *mountinfo.Info {
@@ -35,18 +37,35 @@ func mountAt(dir string) *mountinfo.Info {
 	return ms[len(ms)-1] // the last one is on top
 }
 
-// holdsOther reports whether process pid has another descriptor of the same open file: open
-// for writing on inode ino of mount mnt, at offset pos (the bytes the session took: the open
-// file's offset, which its copies share — a descriptor of another open of the file, a reader
-// or another writer of another length, does not count). A FLUSH is sent after the descriptor
-// being closed has left its process's table, so any descriptor found is another one. It
-// answers false when it cannot tell (no /proc entry for pid: another PID namespace, an
-// exiting process; no mount ID).
-func holdsOther(pid uint32, mnt, ino uint64, pos int64) bool {
-	if pid == 0 || mnt == 0 {
+// maxAncestors bounds the walk up a closing process's parents.
+const maxAncestors = 16
+
+// heldInFamily reports whether process pid or one of its ancestors (up to init, or
+// maxAncestors) has a descriptor of the same open file: open for writing on inode ino of mount
+// mnt, at offset pos (the bytes the session took: the open file's offset, which all its copies
+// share — a descriptor of another open of the file, a reader or another writer of another
+// length, does not count). A FLUSH is sent after the descriptor being closed has left its
+// process's table, so a descriptor found there is another one. It answers false when it
+// cannot tell (no /proc entry: another PID namespace; no mount ID).
+func heldInFamily(pid uint32, mnt, ino uint64, pos int64) bool {
+	if mnt == 0 {
 		return false
 	}
-	dir := "/proc/" + strconv.FormatUint(uint64(pid), 10) + "/fdinfo"
+	for range maxAncestors {
+		if pid <= 1 {
+			return false
+		}
+		if holds(pid, mnt, ino, pos) {
+			return true
+		}
+		pid = parentOf(pid)
+	}
+	return false
+}
+
+// holds reports whether process pid has a descriptor as heldInFamily describes.
+func holds(pid uint32, mnt, ino uint64, pos int64) bool {
+	dir := procDir(pid) + "/fdinfo"
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false
@@ -61,7 +80,50 @@ func holdsOther(pid uint32, mnt, ino uint64, pos int64) bool {
 	return false
 }
 
-// fdinfoField returns the value of a numeric field of an fdinfo file ("key:\tvalue" lines,
+func procDir(pid uint32) string { return "/proc/" + strconv.FormatUint(uint64(pid), 10) }
+
+// statFields returns the fields of /proc/PID/stat after the command name (which may hold
+// spaces): fields[0] is the state, field N of proc(5) is fields[N-3]. Nil if unreadable.
+func statFields(pid uint32) []string {
+	b, err := os.ReadFile(procDir(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// parentOf returns the parent of process pid (0 if unknown).
+func parentOf(pid uint32) uint32 {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.ParseUint(f[1], 10, 32) // field 4
+	return uint32(ppid)
+}
+
+// pfExiting is the kernel's PF_EXITING, in field 9 (flags) of /proc/PID/stat.
+const pfExiting = 0x4
+
+// killed reports whether process pid is exiting because a signal killed it: the close of its
+// descriptors is then not its own doing, and what it was writing may be cut anywhere. The
+// kernel sets the exit code (field 52: a signal number, or an exit status shifted left by 8)
+// before it closes a dying process's files.
+func killed(pid uint32) bool {
+	f := statFields(pid)
+	if len(f) < 50 {
+		return false
+	}
+	flags, _ := strconv.ParseUint(f[6], 10, 64) // field 9
+	code, _ := strconv.ParseUint(f[49], 10, 64) // field 52
+	return flags&pfExiting != 0 && code&0x7f != 0
+}
+
+// procField returns the value of a numeric field of an fdinfo file ("key:\tvalue" lines,
 // in base), or 0.
 func procField(info []byte, key string, base int) uint64 {
 	sc := bufio.NewScanner(bytes.NewReader(info))
@@ -86,7 +148,7 @@ func privileged(pid uint32) bool {
 	if pid == 0 {
 		return false
 	}
-	proc := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	proc := procDir(pid)
 	status, err := os.ReadFile(proc + "/status")
 	if err != nil || procField(status, "CapEff", 16)&(1<<capSysAdmin) == 0 {
 		return false

@@ -77,20 +77,26 @@ func (n *layoutNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte
 	return uint32(k), toErrno(err)
 }
 
-// Flush runs at every close(2) of every copy of a descriptor, a forked child's too. When the
-// closing process keeps another descriptor of the file (a shell restoring its output after
-// `echo … >&3`), it is not closing the file: nothing happens (caller.go). Otherwise the
-// session applies what was written since the last apply if the closing file table (the
-// FLUSH's lock owner) wrote through it (engine.LayoutWriter).
+// Flush runs at every close(2) of every copy of a descriptor, a forked child's too. A writer
+// dying of a signal (kill -9 mid-layout) has its session refused whole. A close after which
+// the closing process or one of its ancestors still holds the file (a shell restoring its
+// output after `echo … >&3`, a command forked inside `{ …; } > layout` exiting) is the close of
+// one copy among several: nothing happens (caller.go). Any other close is the file's close for
+// good, which puts what was written in force (engine.LayoutWriter).
 func (n *layoutNode) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
 	h, ok := f.(*layoutHandle)
 	if !ok || h.w == nil {
 		return 0
 	}
-	if holdsOther(callerPid(ctx), n.root.mntID.Load(), n.StableAttr().Ino, h.w.Written()) {
+	pid, owner := callerPid(ctx), n.root.reqs.ownerOf(ctx)
+	held := heldInFamily(pid, n.root.mntID.Load(), n.StableAttr().Ino, h.w.Written())
+	if killed(pid) {
+		h.w.Abandon(owner, !held)
+	}
+	if held {
 		return 0
 	}
-	return toErrno(h.w.Flush(ctx, n.root.reqs.ownerOf(ctx)))
+	return toErrno(h.w.Flush(ctx, owner))
 }
 
 // Release ends the write session (see engine.LayoutWriter.Release).

@@ -29,6 +29,18 @@ func TestLayoutFromShells(t *testing.T) {
 		{"group with a forked command between two writes", `{ echo '0 1'; /bin/true; echo '2 3'; } > layout`, "0-3\n", 1, ""},
 		{"group refused after a pause in a forked sleep", `{ printf '0 1 '; sleep 0.1; printf '99\n'; } > layout 2>/dev/null || true`, "3-0\n", 0, "page 99 is past the end of data"},
 		{"group whose forked command writes last", `{ echo 2; /bin/echo 1; } > layout`, "2-1\n", 1, ""},
+		{"group whose forked command writes first", `{ /bin/echo 3; echo 2; } > layout`, "3-2\n", 1, ""},
+		{"group of forked commands only", `{ /bin/echo 1; /bin/echo 0; } > layout`, "1-0\n", 1, ""},
+		{"group whose parts are refused only together", `{ /usr/bin/printf 1; echo 0; } > layout 2>/dev/null || true`, "3-0\n", 0, "page 10 is past the end of data"},
+		{"group whose first part alone would be refused", `{ /bin/echo 'remap 0 1 3'; echo 0-3; } > layout`, "3 1-3\n", 1, ""},
+		{"group refused at its end", `{ echo 0-3; echo 'remap 3 2 0'; } > layout`, "3-0\n", 0, "runs past the end of the view"},
+		{"exec 3> with a forked writer", `exec 3> layout; /bin/echo 1 >&3; echo 2 >&3; exec 3>&-`, "1-2\n", 1, ""},
+		{"a writer killed mid-layout", `true; { printf '0 1 '; sleep 1; printf '2\n'; } | dd of=layout status=none & pid=$!
+			for i in $(seq 500); do [ "$(readlink /proc/$pid/fd/1)" = "$PWD/layout" ] && break; sleep 0.01; done; kill -9 $pid; wait $pid || true`, "3-0\n", 0, "killed before it closed the file"},
+		{"a python writer killed mid-layout", `python3 -c "
+import os, signal
+f = open('layout', 'w'); f.write('0 1'); f.flush()
+os.kill(os.getpid(), signal.SIGKILL)" || true`, "3-0\n", 0, "killed before it closed the file"},
 		{"exec 3>", `exec 3> layout; echo '1 0' >&3; /bin/true; echo 3 >&3; exec 3>&-`, "1-0 3\n", 1, ""},
 		{"refused write, then a forked command", `{ echo 'x'; /bin/true; } > layout 2>/dev/null || true`, "3-0\n", 0, "line 1, column 1"},
 		{"python writes, forks, closes", `python3 -c "
