@@ -255,7 +255,7 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 				op.Pages = read.pairs()
 				op.Store = op.Pages
 			} else if v, ok := e.View(k.view); ok {
-				runs := v.Remapper().Runs()
+				_, runs := snapshot(v)
 				read = read.clip(run.ViewPages(runs))
 				op.Pages = read.pairs()
 				var st spans
