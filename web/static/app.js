@@ -1,7 +1,10 @@
-// The nlfs live page. It follows the daemon's event stream (/events) and fetches the layout,
-// the picture and the vmas again whenever the view's status says they changed; it draws small
-// views itself (view pages on top, store pages below, as TLPI Figure 49-5) and shows large
-// ones as map.svg with an overlay for hovering and activity. No library, no build step.
+// The nlfs live page. The server sends the page with the view's state in it (the picture, which
+// is map.svg itself, status, the layout, vmas), so the first paint is complete. This script
+// follows the daemon's event stream (/events) and, when a change calls for it, asks for the page
+// again and takes the new state from it: one renderer, the server's, for all of it. It adds only
+// what a page can: hovering a page lights its store page and every alias, reads and writes light
+// the pages they reach, the editor applies a layout, and the step player shows a layout's calls
+// one at a time (/steps). No library, no build step.
 'use strict';
 (() => {
   const SVGNS = 'http://www.w3.org/2000/svg';
@@ -9,7 +12,7 @@
   const LOG_KEEP_MS = 8000;    // how long a line of the activity log stays
   const LOG_MAX = 12;          // lines of the activity log at most
   const BANDS_MAX = 200;       // activity bands on a large plot at most
-  const VMAS_LINES = 400;      // vmas lines fetched at most
+  const SMALL_VIEW = 64;       // views drawn page by page (render.SmallView): their letters change with writes
 
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
@@ -55,11 +58,21 @@
     return run;
   }
 
-  // ---- the event stream ----
+  function el(name, attrs, parent) {
+    const e = document.createElementNS(SVGNS, name);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (parent) parent.appendChild(e);
+    return e;
+  }
 
+  // ---- the state the page came with, and the event stream ----
+
+  let status = JSON.parse($('state').dataset.status);
+  const keyOf = (s) => [s.generation, s.data_pages, s.view_pages, s.layout, s.runs, s.vmas, s.backend].join('/');
+  let lastKey = keyOf(status);
   let es = null;
-  let lastKey = '';
-  let names = [];
+  let names = [...$('views').options].slice(1).map((o) => o.value);
+  let changes = 0; // "change" events handled: tests tell the first paint from what came after
 
   function connect() {
     if (es) es.close();
@@ -72,6 +85,8 @@
       if (mine !== es) return;
       let m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
+      changes++;
+      document.body.dataset.changes = String(changes);
       onChange(m);
     });
     mine.addEventListener('error', () => {
@@ -95,18 +110,31 @@
     gone.hidden = !m.gone;
     if (m.gone) gone.textContent = 'view ' + view + ' was removed';
     if (m.status) {
-      const s = m.status;
-      showStatus(s);
-      const key = [s.generation, s.data_pages, s.view_pages, s.layout, s.runs, s.vmas, s.backend].join('/');
-      if (key !== lastKey) {
+      showStatus(m.status);
+      const key = keyOf(m.status);
+      // A write changes the letters a small view's picture shows.
+      const wrote = (m.activity || []).some((r) => r.write) || m.truncated;
+      if (key !== lastKey || (wrote && m.status.view_pages <= SMALL_VIEW)) {
         lastKey = key;
-        refreshLayout();
-        refreshPicture();
-        refreshVMAs();
+        refresh();
       }
     }
     if (m.activity) showActivity(m.activity);
   }
+
+  // refresh asks for the page again and takes the view's state from it.
+  const refresh = single(async () => {
+    const asked = view;
+    const html = await (await get('/')).text();
+    if (asked !== view) return; // another view was chosen meanwhile: its own refresh follows
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    const take = (id) => $(id).replaceChildren(...[...doc.getElementById(id).childNodes].map((n) => document.importNode(n, true)));
+    for (const id of ['picture-title', 'generation', 'layout', 'status', 'vmas', 'picture']) take(id);
+    status = JSON.parse(doc.getElementById('state').dataset.status);
+    inForce = $('layout').textContent;
+    if (!editorDirty) $('editor').value = inForce;
+    setUpPicture();
+  });
 
   // ---- views ----
 
@@ -135,21 +163,25 @@
     const p = new URLSearchParams(location.search);
     if (view) p.set('view', view); else p.delete('view');
     history.replaceState(null, '', '?' + p.toString());
+    document.title = 'nlfs live' + (view ? ': views/' + view : '');
     lastKey = '';
     editorDirty = false;
     hideError();
+    closeSteps();
     $('applied').textContent = '';
     $('gone').hidden = true;
     $('activity').replaceChildren();
+    recent = [];
     totals = {read: 0, write: 0};
     $('totals').textContent = '';
+    refresh();
     connect();
   }
 
-  // ---- status and vmas ----
+  // ---- status ----
 
-  let status = null;
-
+  // showStatus writes status as the status file does: a list joined by spaces, "none" when
+  // empty.
   function showStatus(s) {
     status = s;
     const t = $('status');
@@ -167,22 +199,10 @@
     $('generation').textContent = 'generation ' + s.generation;
   }
 
-  const refreshVMAs = single(async () => {
-    const r = await get('/vmas', {lines: String(VMAS_LINES)});
-    $('vmas').textContent = await r.text();
-  });
-
   // ---- layout and editor ----
 
   let editorDirty = false;
-  let inForce = '';
-
-  const refreshLayout = single(async () => {
-    const r = await get('/layout');
-    inForce = await r.text();
-    $('layout').textContent = inForce;
-    if (!editorDirty) $('editor').value = inForce;
-  });
+  let inForce = $('layout').textContent;
 
   $('editor').addEventListener('input', () => { editorDirty = true; $('applied').textContent = ''; });
   $('revert').addEventListener('click', () => {
@@ -205,7 +225,7 @@
       editorDirty = false;
       hideError();
       $('applied').textContent = 'applied';
-      refreshLayout();
+      refresh();
       return;
     }
     $('applied').textContent = '';
@@ -248,156 +268,123 @@
     ed.setSelectionRange(start, Math.max(end, start + 1));
   }
 
-  // ---- the picture ----
+  // ---- the picture: map.svg, with what the page adds laid over it ----
 
-  let picture = null; // {small: true, pages, dataPages, draw} or {small: false, geometry...}
-  let blobURL = '';
+  let picture = null; // {small: true, ...} or {small: false, ...}; null when neither was found
 
-  const refreshPicture = single(async () => {
-    const info = await (await get('/map.json')).json();
-    $('picture-title').textContent = info.viewPages + ' view pages, ' + info.runs + ' runs, ' + info.dataPages + ' data pages';
-    if (info.small) {
-      drawSmall(info);
-    } else {
-      const text = await (await get('/map.svg')).text();
-      drawLarge(info, text);
+  // setUpPicture finds in map.svg what the page adds to: for a small view its view and store
+  // pages (each cell's tooltip names it: "view page V shows store page F", "store page F") and
+  // the arrows between them; for a large one the plot's frame and scales. Everything the page
+  // draws goes into one group on top, in the picture's own coordinates.
+  function setUpPicture() {
+    picture = null;
+    const svg = $('picture').querySelector('svg');
+    if (!svg) return;
+    const over = el('g', {class: 'overlay'}, svg);
+    const cells = [], stores = new Map();
+    for (const t of svg.querySelectorAll('g > title')) {
+      const g = t.parentNode, r = g.querySelector('rect');
+      if (!r) continue;
+      let m = /^view page (\d+) shows store page (\d+)/.exec(t.textContent);
+      if (m) { cells.push({v: Number(m[1]), f: Number(m[2]), box: r.getBBox(), tip: t.textContent}); continue; }
+      m = /^store page (\d+)/.exec(t.textContent);
+      if (m) stores.set(Number(m[1]), {f: Number(m[1]), box: r.getBBox(), tip: t.textContent});
     }
-  });
-
-  function el(name, attrs, parent) {
-    const e = document.createElementNS(SVGNS, name);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
-    if (parent) parent.appendChild(e);
-    return e;
+    if (cells.length) setUpSmall(svg, over, cells, stores);
+    else setUpLarge(svg, over);
+    relight();
   }
 
-  // storeColumns chooses the store pages drawn: all of data when it is small, else the pages
-  // shown, with a gap ('…') between pages that are not consecutive.
-  function storeColumns(pages, dataPages) {
-    const shown = [...new Set(pages)].sort((a, b) => a - b);
-    const top = shown.length ? shown[shown.length - 1] + 1 : 0;
-    if (Math.max(dataPages, top) <= 64) {
-      return Array.from({length: Math.max(dataPages, top)}, (_, i) => i);
-    }
-    const cols = [];
-    shown.forEach((f, i) => {
-      if (i > 0 && f !== shown[i - 1] + 1) cols.push(null);
-      cols.push(f);
-    });
-    return cols;
+  // pitchOf is the distance between the centres of two neighbouring cells.
+  function pitchOf(list) {
+    const xs = list.map((c) => c.box.x + c.box.width / 2).sort((a, b) => a - b);
+    let p = Infinity;
+    for (let i = 1; i < xs.length; i++) if (xs[i] - xs[i - 1] > 1) p = Math.min(p, xs[i] - xs[i - 1]);
+    return p;
   }
 
-  function drawSmall(info) {
-    const pages = info.pages || [];
-    const dataPages = info.dataPages;
-    const cols = storeColumns(pages, dataPages);
-    const where = new Map(); // store page -> view pages showing it
-    pages.forEach((f, v) => { if (!where.has(f)) where.set(f, []); where.get(f).push(v); });
-    const n = Math.max(pages.length, cols.length);
-    const pitch = n > 24 ? 34 : 48;
-    const boxW = pitch - 8, boxH = 32, left = 64;
-    const viewY = 16, dataY = viewY + boxH + Math.min(220, 110 + 3 * n);
-    const xs = [];
-    let x = left;
-    const storeX = new Map();
-    for (const f of cols) {
-      if (f === null) { xs.push({gap: true, x}); x += pitch / 2; continue; }
-      xs.push({f, x});
-      storeX.set(f, x);
-      x += pitch;
+  function setUpSmall(svg, over, cells, stores) {
+    let pitch = Math.min(pitchOf(cells), pitchOf([...stores.values()]));
+    if (!isFinite(pitch)) pitch = cells[0].box.width + 20;
+    // A cell's frame: its pitch across (less a gap), its tooltip's area up and down (which the
+    // renderer insets by 2).
+    const frame = (c) => ({x: c.box.x + c.box.width / 2 - pitch / 2 + 2, y: c.box.y - 2, width: pitch - 4, height: c.box.height + 4});
+    const where = new Map(); // store page -> its view pages
+    for (const c of cells) {
+      if (!where.has(c.f)) where.set(c.f, []);
+      where.get(c.f).push(c.v);
+      c.frame = frame(c);
     }
-    const width = Math.max(left + pitch * pages.length, x) + 16;
-    const height = dataY + boxH + 16;
-    const svg = el('svg', {width, height, viewBox: `0 0 ${width} ${height}`, class: 'small', role: 'img'});
-    el('text', {x: left - 10, y: viewY + boxH / 2 + 5, class: 'label'}, svg).textContent = 'view';
-    el('text', {x: left - 10, y: dataY + boxH / 2 + 5, class: 'label'}, svg).textContent = 'store';
-    const past = (f) => f >= dataPages;
-    const aliased = (f) => (where.get(f) || []).length > 1;
-    const lines = el('g', {}, svg);
-    pages.forEach((f, v) => {
-      if (!storeX.has(f)) return;
-      const cls = 'ln' + (past(f) ? ' past' : aliased(f) ? ' alias' : '');
-      el('line', {x1: storeX.get(f) + boxW / 2, y1: dataY, x2: left + pitch * v + boxW / 2, y2: viewY + boxH + 2,
-        class: cls, 'data-v': v, 'data-f': f}, lines);
-    });
-    const box = (x, y, label, cls, data) => {
-      const g = el('g', Object.assign({class: 'box ' + cls}, data), svg);
-      el('rect', {x, y, width: boxW, height: boxH, rx: 3}, g);
-      el('text', {x: x + boxW / 2, y: y + boxH / 2 + 5}, g).textContent = label;
-      return g;
+    for (const s of stores.values()) s.frame = frame(s);
+    // Arrows end at the view page they point to and start at the store page: match them by x.
+    const nearest = (list, x) => list.reduce((a, c) => (Math.abs(c.frame.x + c.frame.width / 2 - x) < Math.abs(a.frame.x + a.frame.width / 2 - x) ? c : a));
+    const arrows = [];
+    for (const line of svg.querySelectorAll('g[marker-end] > line')) {
+      const c = nearest(cells, Number(line.getAttribute('x2')));
+      arrows.push({line, v: c.v, f: c.f});
+    }
+    const marks = el('g', {}, over);
+    const flashes = el('g', {}, over);
+    const hits = el('g', {}, over);
+    const hit = (c, cls, data) => {
+      const r = el('rect', Object.assign({class: 'hit ' + cls}, c.frame, data), hits);
+      el('title', {}, r).textContent = c.tip;
+      return r;
     };
-    pages.forEach((f, v) => {
-      const cls = 'vp' + (past(f) ? ' past' : '') + (aliased(f) ? ' alias' : '');
-      box(left + pitch * v, viewY, String(v), cls, {'data-v': v, 'data-f': f});
+    for (const c of cells) c.hit = hit(c, 'vp', {'data-v': c.v, 'data-f': c.f});
+    for (const s of stores.values()) s.hit = hit(s, 'sp', {'data-f': s.f});
+    hits.addEventListener('mouseover', (ev) => {
+      const r = ev.target.closest('.hit');
+      if (r) hoverSmall(r);
     });
-    for (const c of xs) {
-      if (c.gap) {
-        el('text', {x: c.x + pitch / 4 - 4, y: dataY + boxH / 2 + 5, class: 'gap'}, svg).textContent = '…';
-        continue;
-      }
-      const cls = 'sp' + (past(c.f) ? ' past' : '') + (aliased(c.f) ? ' alias' : '');
-      box(c.x, dataY, String(c.f), cls, {'data-f': c.f});
-    }
-    svg.addEventListener('mouseover', (ev) => {
-      const g = ev.target.closest('.box');
-      if (g) hoverSmall(svg, g, where, dataPages);
-    });
-    svg.addEventListener('mouseleave', () => hoverSmall(svg, null, where, dataPages));
-    const fig = $('picture');
-    fig.replaceChildren(svg);
-    if (blobURL) { URL.revokeObjectURL(blobURL); blobURL = ''; }
-    picture = {small: true, svg, pages, where};
+    hits.addEventListener('mouseleave', () => hoverSmall(null));
+    picture = {small: true, cells, stores, where, arrows, marks, flashes};
   }
 
-  function hoverSmall(svg, g, where, dataPages) {
-    for (const e of svg.querySelectorAll('.hl')) e.classList.remove('hl');
-    if (!g) { $('hover').textContent = ''; return; }
-    const f = Number(g.dataset.f);
-    for (const e of svg.querySelectorAll(`[data-f="${f}"]`)) e.classList.add('hl');
-    const vs = where.get(f) || [];
-    let s = g.classList.contains('vp') ? `view page ${g.dataset.v} shows store page ${f}` : `store page ${f}`;
+  function hoverSmall(r) {
+    const p = picture;
+    if (!p || !p.small) return;
+    p.marks.replaceChildren();
+    for (const a of p.arrows) a.line.classList.remove('hl');
+    for (const c of p.cells) c.hit.classList.remove('hl');
+    for (const s of p.stores.values()) s.hit.classList.remove('hl');
+    if (!r) { $('hover').textContent = ''; return; }
+    const f = Number(r.dataset.f);
+    const vs = p.where.get(f) || [];
+    const lit = [...p.cells.filter((c) => c.f === f)];
+    if (p.stores.has(f)) lit.push(p.stores.get(f));
+    for (const c of lit) {
+      c.hit.classList.add('hl');
+      el('rect', Object.assign({class: 'mark'}, c.frame), p.marks);
+    }
+    for (const a of p.arrows) if (a.f === f) a.line.classList.add('hl');
+    let s = r.classList.contains('vp') ? `view page ${r.dataset.v} shows store page ${f}` : `store page ${f}`;
     s += vs.length ? ` — shown at view page${vs.length > 1 ? 's' : ''} ${vs.join(', ')}` : ' — not shown';
-    if (vs.length > 1) s += ' (aliased)';
-    if (f >= dataPages) s += '; past the end of data: reads as zeros';
+    if (vs.length > 1) s += ' (aliased: one page, not copies)';
+    if (f >= status.data_pages) s += '; past the end of data: reads as zeros';
     $('hover').textContent = s;
   }
 
-  // drawLarge shows map.svg and lays an overlay in its coordinates over it. The plot's frame
-  // and scales are read from the picture itself (its frame and tick labels), so the overlay has
-  // exactly map.svg's bounds.
-  function drawLarge(info, text) {
-    // Parsed only to be measured (it is shown from a blob: URL); its style attributes would
-    // count against the page's policy, and measuring needs none.
-    const doc = new DOMParser().parseFromString(text.replace(/ style="[^"]*"/g, ''), 'image/svg+xml');
-    const root = doc.documentElement;
-    const width = Number(root.getAttribute('width')), height = Number(root.getAttribute('height'));
-    const frames = [...doc.querySelectorAll('rect[fill="none"]')];
+  // setUpLarge finds the permutation plot's frame (the last unfilled rect) and its scales: view
+  // pages across from status, store pages up from the tick labels (a label t at height y says
+  // the axis spans plot*t/(bottom-y) pages).
+  function setUpLarge(svg, over) {
+    const frames = [...svg.querySelectorAll('rect[fill="none"]')];
     const frame = frames[frames.length - 1];
-    if (blobURL) URL.revokeObjectURL(blobURL);
-    blobURL = URL.createObjectURL(new Blob([text], {type: 'image/svg+xml'}));
-    const img = document.createElement('img');
-    img.src = blobURL;
-    img.width = width;
-    img.height = height;
-    img.alt = 'map.svg';
-    const fig = $('picture');
-    const overlay = el('svg', {viewBox: `0 0 ${width} ${height}`, class: 'overlay', preserveAspectRatio: 'none'});
-    fig.replaceChildren(img, overlay);
-    if (!frame) { picture = null; return; }
+    if (!frame) return;
     const g = {
       left: Number(frame.getAttribute('x')), top: Number(frame.getAttribute('y')),
-      plot: Number(frame.getAttribute('width')), viewN: info.viewPages, dataN: info.dataPages,
+      plot: Number(frame.getAttribute('width')), viewN: status.view_pages, dataN: status.data_pages,
     };
-    // The data axis: a tick label t at height y says dataN = plot*t/(bottom-y).
     let best = 0;
-    for (const t of doc.querySelectorAll('text[text-anchor="end"][font-size="11"]')) {
+    for (const t of svg.querySelectorAll('text[text-anchor="end"][font-size="11"]')) {
       const v = Number(t.textContent), y = Number(t.getAttribute('y')) - 4;
       if (v > best && g.top + g.plot - y > 0) { best = v; g.dataN = g.plot * v / (g.top + g.plot - y); }
     }
-    const hit = el('rect', {x: g.left, y: g.top, width: g.plot, height: g.plot, class: 'hit'}, overlay);
-    const bands = el('g', {}, overlay);
-    const cross = el('g', {}, overlay);
-    picture = {small: false, overlay, bands, cross, g};
+    const bands = el('g', {}, over);
+    const cross = el('g', {}, over);
+    const hit = el('rect', {x: g.left, y: g.top, width: g.plot, height: g.plot, class: 'hit plot'}, over);
+    picture = {small: false, bands, cross, g};
     let pending = -1, busy = false;
     const look = async () => {
       if (busy || pending < 0) return;
@@ -405,8 +392,7 @@
       const n = pending;
       pending = -1;
       try {
-        const r = await get('/page', {n: String(n)});
-        hoverLarge(await r.json());
+        hoverLarge(await (await get('/page', {n: String(n)})).json());
       } catch (e) {
         cross.replaceChildren();
       } finally {
@@ -415,9 +401,8 @@
       }
     };
     hit.addEventListener('mousemove', (ev) => {
-      const box = overlay.getBoundingClientRect();
-      const x = (ev.clientX - box.left) * width / box.width;
-      const n = Math.floor((x - g.left) / g.plot * g.viewN);
+      const pt = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(svg.getScreenCTM().inverse());
+      const n = Math.floor((pt.x - g.left) / g.plot * g.viewN);
       if (n < 0 || n >= g.viewN) return;
       pending = n;
       look();
@@ -495,48 +480,159 @@
     setTimeout(() => li.remove(), LOG_KEEP_MS);
   }
 
-  function restartClass(e, cls) {
-    e.classList.remove(cls);
-    void e.getBoundingClientRect(); // a reflow, so the animation starts over
-    e.classList.add(cls);
+  // lightUp lays a fading rect over the picture.
+  function lightUp(parent, attrs, op) {
+    const b = el('rect', Object.assign({class: 'flash ' + op}, attrs), parent);
+    b.addEventListener('animationend', () => b.remove());
+    setTimeout(() => b.remove(), FADE_MS + 200);
+    while (parent.children.length > BANDS_MAX) parent.firstChild.remove();
   }
 
-  // flash lights up what one report touched: this view's pages it read or wrote, and the store
-  // pages behind them (so a write through any file lights every view page showing its page).
+  // recent are the reports of the last FADE_MS, to light the picture again when a refresh
+  // replaces it (a write both lights pages and changes their letters).
+  let recent = [];
+
+  function relight() {
+    const now = Date.now();
+    recent = recent.filter((x) => now - x.at < FADE_MS);
+    for (const x of recent) light(x.op, x.r, x.a);
+  }
+
   function flash(op, r, a) {
+    recent.push({op, r, a, at: Date.now()});
+    light(op, r, a);
+  }
+
+  // light lights up what one report touched: this view's pages it read or wrote, and the store
+  // pages behind them (so a write through any file lights every view page showing its page).
+  function light(op, r, a) {
     if (!picture) return;
     const mine = r.file === 'view' && r.view === view;
-    const cls = 'flash-' + op;
     const inSpans = (list, p) => list.some(([lo, hi]) => p >= lo && p < hi);
     if (picture.small) {
-      const svg = picture.svg;
-      if (mine) {
-        for (const g of svg.querySelectorAll('.vp')) if (inSpans(a.pages, Number(g.dataset.v))) restartClass(g, cls);
+      const p = picture;
+      for (const c of p.cells) {
+        if ((mine && inSpans(a.pages, c.v)) || (op === 'write' && inSpans(a.store, c.f))) {
+          lightUp(p.flashes, c.frame, op);
+          c.hit.dataset.lit = op;
+        }
       }
-      for (const g of svg.querySelectorAll('.sp')) if (inSpans(a.store, Number(g.dataset.f))) restartClass(g, cls);
-      if (op === 'write') {
-        for (const g of svg.querySelectorAll('.vp')) if (inSpans(a.store, Number(g.dataset.f))) restartClass(g, cls);
+      for (const s of p.stores.values()) {
+        if (inSpans(a.store, s.f)) { lightUp(p.flashes, s.frame, op); s.hit.dataset.lit = op; }
       }
       return;
     }
     const {g, bands} = picture;
-    const band = (attrs) => {
-      const b = el('rect', Object.assign({class: 'band ' + op}, attrs), bands);
-      b.addEventListener('animationend', () => b.remove());
-      setTimeout(() => b.remove(), FADE_MS + 200);
-      while (bands.children.length > BANDS_MAX) bands.firstChild.remove();
-    };
     if (mine) {
       for (const [lo, hi] of a.pages) {
         const x0 = px(g, Math.min(lo, g.viewN)), x1 = px(g, Math.min(hi, g.viewN));
-        band({x: x0, y: g.top, width: Math.max(x1 - x0, 1.5), height: g.plot});
+        lightUp(bands, {x: x0, y: g.top, width: Math.max(x1 - x0, 1.5), height: g.plot}, op);
       }
     }
     for (const [lo, hi] of a.store) {
       const y0 = py(g, Math.min(hi, g.dataN)), y1 = py(g, Math.min(lo, g.dataN));
-      band({x: g.left, y: y0, width: g.plot, height: Math.max(y1 - y0, 1.5)});
+      lightUp(bands, {x: g.left, y: y0, width: g.plot, height: Math.max(y1 - y0, 1.5)}, op);
     }
   }
+
+  // ---- the step player ----
+
+  let steps = null; // {list, rows: [{top, bottom}], at, overlay, height, blob}
+
+  async function loadSteps(fromEditor) {
+    const out = $('step-text');
+    out.classList.remove('refused');
+    out.textContent = 'drawing…';
+    let r;
+    try {
+      r = fromEditor
+        ? await request('/steps', {method: 'POST', body: $('editor').value, headers: {'Content-Type': 'text/plain; charset=utf-8'}})
+        : await request('/steps');
+    } catch (e) {
+      out.textContent = e.message;
+      out.classList.add('refused');
+      return;
+    }
+    if (!r.ok) {
+      closeSteps();
+      out.textContent = (fromEditor ? 'the editor\'s text: ' : '') + (await r.text()).trim();
+      out.classList.add('refused');
+      return;
+    }
+    showSteps(await r.json(), fromEditor ? 'the editor\'s text (not applied)' : 'the layout in force');
+  }
+
+  // showSteps shows the drawing of every step (as `nlfs layout show --steps --svg` makes it)
+  // with the steps after the current one veiled. Each step's row is found by its label ("start",
+  // "remap V N P"), written at the left of the row.
+  function showSteps(a, what) {
+    closeSteps();
+    // Parsed only to be measured (it is shown from a blob: URL, apart from the page); its style
+    // attributes would count against the page's policy, and measuring needs none.
+    const doc = new DOMParser().parseFromString(a.svg.replace(/ style="[^"]*"/g, ''), 'image/svg+xml');
+    const root = doc.documentElement;
+    const width = Number(root.getAttribute('width')), height = Number(root.getAttribute('height'));
+    const labels = [...doc.querySelectorAll('text')].filter((t) => /^(start|remap \d+ \d+ \d+)$/.test(t.textContent));
+    const ys = labels.length === a.steps.length ? labels.map((t) => Number(t.getAttribute('y'))) : [];
+    const pitch = ys.length > 1 ? ys[1] - ys[0] : 36;
+    const rows = ys.map((y) => ({top: y - 0.61 * pitch, bottom: y + 0.39 * pitch}));
+    const blob = URL.createObjectURL(new Blob([a.svg], {type: 'image/svg+xml'}));
+    const img = document.createElement('img');
+    img.src = blob;
+    img.width = width;
+    img.height = height;
+    img.alt = 'the calls step by step';
+    const overlay = el('svg', {viewBox: `0 0 ${width} ${height}`, class: 'overlay', preserveAspectRatio: 'none'});
+    const box = $('steps');
+    box.replaceChildren(img, overlay);
+    box.hidden = false;
+    $('player').hidden = false;
+    steps = {list: a.steps, rows, at: 0, overlay, height, blob, what};
+    goStep(0);
+  }
+
+  function closeSteps() {
+    if (steps) URL.revokeObjectURL(steps.blob);
+    steps = null;
+    $('steps').hidden = true;
+    $('steps').replaceChildren();
+    $('player').hidden = true;
+    $('step-text').textContent = '';
+    $('step-text').classList.remove('refused');
+  }
+
+  function goStep(i) {
+    if (!steps) return;
+    const n = steps.list.length;
+    i = Math.max(0, Math.min(n - 1, i));
+    steps.at = i;
+    const st = steps.list[i];
+    const box = $('steps');
+    box.dataset.step = String(i);
+    $('step-at').textContent = i === 0 ? `start (${n - 1} call${n === 2 ? '' : 's'} to go)` : `call ${i} of ${n - 1}`;
+    $('step-back').disabled = i === 0;
+    $('step-next').disabled = i === n - 1;
+    const before = st.vmas === 0 ? 'no VMA' : '1 VMA: the one nonlinear mapping, whatever the calls';
+    $('step-text').textContent = `${steps.what}, ${st.call}: ${st.change}. Since Linux 4.0: ${st.vmas} VMA${st.vmas === 1 ? '' : 's'}, one per run; before 4.0: ${before}.`;
+    const o = steps.overlay;
+    o.replaceChildren();
+    const row = steps.rows[i];
+    if (!row) return;
+    el('rect', {x: 0, y: row.bottom, width: '100%', height: Math.max(steps.height - row.bottom, 0), class: 'veil'}, o);
+    el('rect', {x: 2, y: row.top, width: '99%', height: row.bottom - row.top, class: 'current'}, o);
+  }
+
+  $('steps-force').addEventListener('click', () => loadSteps(false));
+  $('steps-editor').addEventListener('click', () => loadSteps(true));
+  $('step-back').addEventListener('click', () => goStep(steps ? steps.at - 1 : 0));
+  $('step-next').addEventListener('click', () => goStep(steps ? steps.at + 1 : 0));
+  $('steps-close').addEventListener('click', closeSteps);
+  document.addEventListener('keydown', (ev) => {
+    if (!steps || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.target.closest && ev.target.closest('textarea, input, select')) return;
+    if (ev.key === 'ArrowRight') { goStep(steps.at + 1); ev.preventDefault(); }
+    if (ev.key === 'ArrowLeft') { goStep(steps.at - 1); ev.preventDefault(); }
+  });
 
   // ---- start ----
 
@@ -549,5 +645,6 @@
   });
 
   $('views').addEventListener('change', (ev) => switchView(ev.target.value));
+  setUpPicture();
   connect();
 })();
