@@ -224,6 +224,13 @@ func (b *browser) key(k string) {
 	b.do("press a key", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`), chromedp.KeyEvent(k))
 }
 
+// freeze stops the page's animations where they start (the pages lit by activity fade in a second
+// and a half), so that a screenshot shows them whatever the time it takes.
+func (b *browser) freeze() {
+	b.t.Helper()
+	b.do("freeze the animations", chromedp.Evaluate[chromedp.Void](`document.getAnimations().forEach(a => { a.pause(); a.currentTime = 0; })`))
+}
+
 // svgTexts is a JavaScript expression: the texts of the picture's <text> elements, joined by |.
 const svgTexts = `[...document.querySelectorAll('#picture svg text')].map(t => t.textContent).join('|')`
 
@@ -361,6 +368,7 @@ func TestBrowser(t *testing.T) {
 			sh(t, mnt, "cat view > /dev/null")
 			b.wait("the read in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('read view: view pages 0-2 → store pages 0-2'))`)
 			b.wait("the pages lit", `document.querySelector('#picture .hit.vp[data-v="1"]').dataset.lit === 'read' && document.querySelector('#picture .hit.sp[data-f="0"]').dataset.lit === 'read'`)
+			b.freeze()
 			b.hover(`#picture .hit.vp[data-v="0"]`)
 			b.wait("the hovered page's store page", `document.querySelector('#picture .hit.sp[data-f="2"]').classList.contains('hl') && document.querySelectorAll('#picture .overlay .mark').length === 2 && document.querySelectorAll('#picture line.hl').length === 1`)
 			b.wait("the hover line", `document.getElementById('hover').textContent.startsWith('view page 0 shows store page 2')`)
@@ -498,6 +506,7 @@ func TestBrowser(t *testing.T) {
 			// view and the store pages behind it, across the store.
 			sh(t, mnt, "dd if=view of=/dev/null bs=1M skip=100 count=20 status=none")
 			b.wait("activity bands", `document.querySelectorAll('#picture .overlay .flash.read').length > 0`)
+			b.freeze()
 			b.wait("the whole read told", `document.getElementById('totals').textContent.includes('20.0 MiB read')`)
 			b.wait("the read in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('read view: view pages 25600-'))`)
 		})
