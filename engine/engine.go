@@ -12,6 +12,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -104,15 +105,17 @@ type Engine struct {
 
 // CacheKeeper is what a binding whose files the kernel caches (the FUSE binding) does around a
 // layout change. Both run in the goroutine applying the layout, with no lock held, and may
-// block: every caller of a layout change (a layout file's flush or release, the web, the
-// start) may wait there.
+// block there; ctx is the context the caller of the layout change passed in, so that the
+// binding can tell whether that caller may wait at all (a FUSE request of a kind the kernel
+// holds pages for must not: the binding checks it). The engine's own goroutines pass
+// context.Background().
 type CacheKeeper interface {
 	// BeforeLayout returns once what processes stored through mappings of v has been
 	// written back, so that those stores land where the old layout showed them.
-	BeforeLayout(v *View)
+	BeforeLayout(ctx context.Context, v *View)
 	// AfterLayout returns once the kernel's caches of v show its new layout, so that a
 	// reader after the apply returns sees it.
-	AfterLayout(v *View)
+	AfterLayout(ctx context.Context, v *View)
 }
 
 // SetCacheKeeper sets (nil: removes) the binding that keeps kernel caches exact.
@@ -183,7 +186,7 @@ func (e *Engine) setUp(opts Options) error {
 		e.resume()
 	}
 	if opts.Layout != nil {
-		if err := e.main.ApplyText(opts.Layout); err != nil {
+		if err := e.main.ApplyText(context.Background(), opts.Layout); err != nil {
 			return err
 		}
 	}
@@ -233,9 +236,6 @@ func (e *Engine) load(src io.Reader, progress func(int64)) error {
 
 // Close releases the store and every view.
 func (e *Engine) Close() error { return e.store.Close() }
-
-// Store gives tests and tools the store behind the engine.
-func (e *Engine) Store() *remapper.Store { return e.store }
 
 // Mounted is when the engine was made: the time of the files that do not change.
 func (e *Engine) Mounted() time.Time { return e.mounted }
@@ -339,7 +339,9 @@ func (e *Engine) newView(name string) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &View{e: e, name: name, rv: rv, layoutTime: e.mounted}, nil
+	v := &View{e: e, name: name, rv: rv, layoutTime: e.mounted}
+	v.laterDone.L = &v.mu
+	return v, nil
 }
 
 // allViews returns the main view and the named ones.
@@ -363,6 +365,17 @@ func (e *Engine) SetWebAddress(addr string) {
 
 // ---- data ----
 
+// PageSize is the size of a page, the unit of every layout, in bytes.
+func PageSize() int64 { return remapper.PageSize() }
+
+// Extent is a byte range of a file.
+type Extent = remapper.Extent
+
+// Lease lends out bytes of the store or a view for one read, straight from the live mapping,
+// until Release: no layout change, write or truncate can change them meanwhile (see
+// remapper.Lease for the rules: Release exactly once, never write to Bufs).
+type Lease = remapper.Lease
+
 // DataSize returns the store's size in bytes.
 func (e *Engine) DataSize() int64 { return e.store.DataSize() }
 
@@ -372,7 +385,7 @@ func (e *Engine) DataPages() int64 { return e.store.DataPages() }
 // DataSlices lends out store bytes for a read of data (see remapper.Lease). The read's event
 // goes first, with the range asked for: once the lease is taken, the store's read lock is
 // held, and no subscriber may run under it.
-func (e *Engine) DataSlices(off int64, n int) (*remapper.Lease, error) {
+func (e *Engine) DataSlices(off int64, n int) (*Lease, error) {
 	e.events.send(Event{Kind: DataRead, Off: off, Len: int64(n)})
 	l, err := e.store.DataSlices(off, n)
 	if err != nil {
@@ -384,13 +397,10 @@ func (e *Engine) DataSlices(off int64, n int) (*remapper.Lease, error) {
 // WriteData writes p at off of data, growing the store as needed. A failure is recorded in
 // the main view's status; the bytes written before it stay written.
 func (e *Engine) WriteData(p []byte, off int64) (int, error) {
-	if dropAcknowledged() { // a planted loss, armed only by tests (faults.go)
-		return len(p), nil
-	}
 	n, err := e.store.WriteData(p, off)
 	if n > 0 {
 		e.touchData()
-		e.events.send(Event{Kind: DataWritten, Off: off, Len: int64(n), Store: []remapper.Extent{{Off: off, Len: int64(n)}}})
+		e.events.send(Event{Kind: DataWritten, Off: off, Len: int64(n), Store: []Extent{{Off: off, Len: int64(n)}}})
 	}
 	if err != nil {
 		e.main.noteError("write data", err)
@@ -407,7 +417,7 @@ func (e *Engine) Truncate(size int64) error {
 	}
 	e.touchData()
 	lo, hi := min(old, size), max(old, size)
-	e.events.send(Event{Kind: Truncated, Off: lo, Len: hi - lo, Store: []remapper.Extent{{Off: lo, Len: hi - lo}}})
+	e.events.send(Event{Kind: Truncated, Off: lo, Len: hi - lo, Store: []Extent{{Off: lo, Len: hi - lo}}})
 	return nil
 }
 

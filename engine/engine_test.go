@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/nlfs/nlfs/remapper"
 )
+
+// ctx is what the tests apply layouts in: no binding, nothing to wait for.
+var ctx = context.Background()
 
 var ps = remapper.PageSize()
 
@@ -37,7 +41,7 @@ func newEngine(t *testing.T, opts Options) *Engine {
 func viewLetters(t *testing.T, v *View) string {
 	t.Helper()
 	buf := make([]byte, v.ViewSize())
-	if _, err := v.Remapper().ReadView(buf, 0); err != nil {
+	if _, err := v.rv.ReadView(buf, 0); err != nil {
 		t.Fatal(err)
 	}
 	var s strings.Builder
@@ -55,23 +59,23 @@ func TestLayoutWriter(t *testing.T) {
 	w := v.NewLayoutWriter(true)
 	var off int64
 	for _, piece := range []string{"3", "-", "0\n"} {
-		if _, err := w.Write([]byte(piece), off); err != nil {
+		if _, err := w.Write([]byte(piece), off, 1); err != nil {
 			t.Fatalf("write %q: %v", piece, err)
 		}
 		off += int64(len(piece))
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Flush(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(v.LayoutText()); got != "3-0\n" {
 		t.Errorf("layout %q", got)
 	}
 	w = v.NewLayoutWriter(true)
-	w.Write([]byte("0 1"), 0)
-	if _, err := w.Write([]byte("2"), 10); !errors.Is(err, syscall.EINVAL) {
+	w.Write([]byte("0 1"), 0, 1)
+	if _, err := w.Write([]byte("2"), 10, 1); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("seek: %v, want EINVAL", err)
 	}
-	if err := w.Flush(); !errors.Is(err, syscall.EINVAL) {
+	if err := w.Flush(ctx, 1); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("flush after a seek: %v, want EINVAL", err)
 	}
 	if got := string(v.LayoutText()); got != "3-0\n" || v.Generation() != 1 {
@@ -79,6 +83,60 @@ func TestLayoutWriter(t *testing.T) {
 	}
 	if !strings.Contains(v.LastError(), "write at offset 10") {
 		t.Errorf("last error %q", v.LastError())
+	}
+}
+
+// TestLayoutWriterOwners: a session is applied by the flush of an owner that wrote through
+// it, never by one that did not (a forked command exiting with an inherited descriptor);
+// what no writer's flush applied is applied at release; a refusal reaches the writers only.
+func TestLayoutWriterOwners(t *testing.T) {
+	type step struct {
+		op    string // "w" write, "f" flush, "r" release
+		owner uint64
+		text  string
+	}
+	cases := []struct {
+		name    string
+		steps   []step
+		want    string // layout afterwards
+		gens    int64
+		refused []int // the steps that must fail
+	}{
+		{"a non-writer's flush applies nothing", []step{{"w", 1, "0 1 "}, {"f", 2, ""}, {"w", 1, "2\n"}, {"f", 1, ""}}, "0-2\n", 1, nil},
+		{"the writer's flush applies once", []step{{"w", 1, "1 0\n"}, {"f", 1, ""}, {"f", 1, ""}, {"f", 2, ""}, {"r", 0, ""}}, "1-0\n", 1, nil},
+		{"a second writer's flush applies what is written so far", []step{{"w", 1, "2 "}, {"w", 2, "1\n"}, {"f", 2, ""}, {"f", 1, ""}}, "2-1\n", 1, nil},
+		{"what no writer flushed is applied at release", []step{{"w", 1, "3 2\n"}, {"f", 2, ""}, {"r", 0, ""}}, "3-2\n", 1, nil},
+		{"a refusal reaches the writers only", []step{{"w", 1, "0 9\n"}, {"f", 2, ""}, {"f", 1, ""}, {"r", 0, ""}}, "3-0\n", 0, []int{0, 2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEngine(t, Options{Source: bytes.NewReader(letters(4))})
+			v := e.Main()
+			if err := v.ApplyText(ctx, []byte("3-0")); err != nil {
+				t.Fatal(err)
+			}
+			w := v.NewLayoutWriter(true)
+			var off int64
+			for i, s := range c.steps {
+				var err error
+				switch s.op {
+				case "w":
+					_, err = w.Write([]byte(s.text), off, s.owner)
+					off += int64(len(s.text))
+				case "f":
+					err = w.Flush(ctx, s.owner)
+				case "r":
+					w.Release()
+					v.waitLater()
+				}
+				if refused := slices.Contains(c.refused, i); refused != (err != nil) {
+					t.Errorf("step %d %v: %v, refused: %v", i, s, err, refused)
+				}
+			}
+			if got := string(v.LayoutText()); got != c.want || v.Generation() != 1+c.gens {
+				t.Errorf("layout %q, generation %d; want %q, %d", got, v.Generation(), c.want, 1+c.gens)
+			}
+		})
 	}
 }
 
@@ -93,7 +151,7 @@ func TestEvents(t *testing.T) {
 		}
 	})
 	defer cancel()
-	if err := e.Main().ApplyText([]byte("3-0")); err != nil {
+	if err := e.Main().ApplyText(ctx, []byte("3-0")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Main().WriteView(make([]byte, 2*ps), ps); err != nil { // view pages 1, 2 = store 2, 1
@@ -190,14 +248,14 @@ func TestStorePersists(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "not on tmpfs") {
 		t.Errorf("notes for a store in %s: %q, want one about tmpfs", filepath.Dir(path), notes)
 	}
-	if err := e.Main().ApplyText([]byte("3-0")); err != nil {
+	if err := e.Main().ApplyText(ctx, []byte("3-0")); err != nil {
 		t.Fatal(err)
 	}
 	b, err := e.CreateView("b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ApplyText([]byte("1 1")); err != nil {
+	if err := b.ApplyText(ctx, []byte("1 1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.CreateView("gone"); err != nil {

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -16,11 +18,16 @@ var (
 	ErrTruncateLayout = fmt.Errorf("a layout can only be truncated to 0 bytes (the empty layout): %w", syscall.EINVAL)
 )
 
-// LayoutWriter is one writer's session on a view's layout file: a whole new layout written
-// from offset 0 in pieces of any size, checked as it arrives and put in force by Flush (the
-// file's close). The first refusal is sticky: every later Write and Flush of the session
-// returns it, and the layout in force stays as it was. It is safe for concurrent use (the
-// kernel may send a descriptor's writes and its flush concurrently).
+// LayoutWriter is one open layout file's session: a whole new layout written from offset 0
+// in pieces of any size, checked as it arrives and put in force by the Flush of a process
+// that wrote through it (the file's close). Processes are told apart by an owner number the
+// binding gives (FUSE's lock owner: one per open file table, so a forked child that inherited
+// the descriptor is another owner): a Flush by an owner that never wrote through the session
+// applies nothing and refuses nothing, so a command forked inside `{ …; } > layout` cannot put
+// half a layout in force when it exits. The first refusal is sticky: every later Write, and
+// the Flush of every owner that wrote, returns it, and the layout in force stays as it was.
+// It is safe for concurrent use (the kernel may send a descriptor's writes and its flush
+// concurrently).
 type LayoutWriter struct {
 	v *View
 
@@ -31,6 +38,8 @@ type LayoutWriter struct {
 	next int64
 	// dirty: written since the last apply. Protected by mu.
 	dirty bool
+	// writers are the owners that wrote through the session. Protected by mu.
+	writers []uint64
 	// truncated: opened with O_TRUNC or truncated to 0, and nothing applied since; an empty
 	// layout is applied at Release if no write came. Protected by mu.
 	truncated bool
@@ -43,10 +52,14 @@ func (v *View) NewLayoutWriter(truncated bool) *LayoutWriter {
 	return &LayoutWriter{v: v, parser: layout.NewParser(v.limits()), truncated: truncated}
 }
 
-// Write takes the next piece of the layout text, which must start where the last one ended.
-func (w *LayoutWriter) Write(p []byte, off int64) (int, error) {
+// Write takes the next piece of the layout text from owner; it must start where the last
+// piece ended.
+func (w *LayoutWriter) Write(p []byte, off int64, owner uint64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !slices.Contains(w.writers, owner) {
+		w.writers = append(w.writers, owner)
+	}
 	if w.err == nil && off != w.next {
 		w.fail(fmt.Errorf("write at offset %d, want %d: a layout is written whole, from offset 0 (do not seek or append): %w", off, w.next, syscall.EINVAL))
 	}
@@ -62,10 +75,17 @@ func (w *LayoutWriter) Write(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// Written is how many bytes the session took: where its writer's file offset stands.
+func (w *LayoutWriter) Written() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.next
+}
+
 // fail makes err the session's refusal and records it for status. Needs mu held.
 func (w *LayoutWriter) fail(err error) {
 	w.err = err
-	w.v.noteLayoutResult(err)
+	w.v.noteRefusal(err)
 }
 
 // Restart starts the session over with nothing written (ftruncate to 0 on the descriptor).
@@ -76,11 +96,15 @@ func (w *LayoutWriter) Restart() {
 	w.next, w.dirty, w.truncated, w.err = 0, false, true, nil
 }
 
-// Flush puts what was written since the last Flush in force. A flush with nothing new (bash
-// sends one before its write) changes nothing.
-func (w *LayoutWriter) Flush() error {
+// Flush is owner's close of the file: if owner wrote through the session, what was written
+// since the last apply is put in force (a flush with nothing new, as bash sends before its
+// write, changes nothing). ctx is the caller's (see CacheKeeper).
+func (w *LayoutWriter) Flush(ctx context.Context, owner uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !slices.Contains(w.writers, owner) {
+		return nil
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -93,32 +117,46 @@ func (w *LayoutWriter) Flush() error {
 		w.fail(err)
 		return err
 	}
-	if err := w.v.Apply(l); err != nil {
+	if err := w.v.Apply(ctx, l); err != nil {
 		w.err = err
 		return err
 	}
 	return nil
 }
 
-// Release ends the session: one that truncated the file and wrote nothing (`: > layout`)
-// applies the empty layout. It cannot report an error; status does.
+// Release ends the session, once every descriptor of the file is closed: what was written
+// and not yet applied (no Flush of a writer came after it) is applied, and a session that
+// truncated the file and wrote nothing (`: > layout`) applies the empty layout. It cannot
+// report an error; status does. It never waits: the kernel sends it after close(2) returned,
+// in the background, and a binding's cache keeper must not be waited for there (see
+// CacheKeeper); the layout is applied by a goroutine of its own, before any layout applied
+// after this call (View.Apply waits for it).
 func (w *LayoutWriter) Release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.truncated && !w.dirty && w.err == nil {
-		_ = w.v.ApplyEmpty()
+	switch {
+	case w.err != nil:
+	case w.dirty:
+		l, err := w.parser.Finish()
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		w.v.applyLater(l)
+	case w.truncated:
+		w.v.applyLater(&layout.Layout{Identity: true})
 	}
 }
 
 // RefuseTruncate refuses a truncate of the layout file to size (not 0), recording why.
 func (v *View) RefuseTruncate(size int64) error {
 	err := fmt.Errorf("truncate to %d bytes: %w", size, ErrTruncateLayout)
-	v.noteLayoutResult(err)
+	v.noteRefusal(err)
 	return err
 }
 
 // RefuseAppend refuses an open of the layout file for appending, recording why.
 func (v *View) RefuseAppend() error {
-	v.noteLayoutResult(ErrAppend)
+	v.noteRefusal(ErrAppend)
 	return ErrAppend
 }

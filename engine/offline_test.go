@@ -40,11 +40,11 @@ func TestApplyOfflineMatchesView(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			text.WriteString("\nremap 0 1 " + strconv.Itoa(rng.IntN(40)) + "\n")
 		}
-		if err := e.Main().ApplyText([]byte(text.String())); err != nil {
+		if err := e.Main().ApplyText(ctx, []byte(text.String())); err != nil {
 			t.Fatalf("%q: %v", text.String(), err)
 		}
 		want := make([]byte, e.Main().ViewSize())
-		e.Main().Remapper().ReadView(want, 0)
+		e.Main().rv.ReadView(want, 0)
 
 		for _, from := range []string{"file", "pipe"} {
 			src, _ := os.Open(srcPath)

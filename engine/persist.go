@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -106,7 +107,7 @@ func (e *Engine) unsave(name string) {
 // identity, with a note.
 func (e *Engine) resume() {
 	apply := func(v *View, what string, text []byte) {
-		if err := v.ApplyText(text); err != nil {
+		if err := v.ApplyText(context.Background(), text); err != nil {
 			e.note(fmt.Sprintf("store %s: the saved layout of %s was not resumed (it is at the identity): %v", e.store.Path(), what, err))
 		}
 	}

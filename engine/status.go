@@ -27,7 +27,7 @@ const (
 func (v *View) Status() []Field {
 	st := v.rv.Status()
 	v.mu.Lock()
-	gen, lastErr := v.generation, v.lastError
+	lastErr := v.lastError
 	v.mu.Unlock()
 	if lastErr == "" {
 		lastErr = "none"
@@ -48,7 +48,7 @@ func (v *View) Status() []Field {
 		{"backend_reason", st.Reason},
 		{"vmas", st.VMAs},
 		{"max_map_count", st.MaxMapCount},
-		{"generation", gen},
+		{"generation", st.Layouts},
 		{"last_error", oneLine(lastErr)},
 	}
 	if v.name != MainView {

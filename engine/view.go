@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,76 +10,108 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/run"
 )
 
 // View is one view of the engine's store: the main view or a named one. It is safe for
-// concurrent use.
+// concurrent use. Its layout, runs and generation live in the remapper's view, which changes
+// them together under the store's lock: Snapshot reads them in one step.
 type View struct {
 	e    *Engine
 	name string         // MainView for the main view; immutable
 	rv   *remapper.View // immutable
 
-	// applyMu serializes layout changes of this view, so that generation and lastError
-	// describe the layout actually in force. Taken before mu.
+	// applyMu serializes layout changes of this view, and the lastError they record, so
+	// that lastError describes the layout actually in force. Taken before mu.
 	applyMu sync.Mutex
 
 	mu sync.Mutex
-	// canonical caches the canonical text of a pinned layout (nil until asked, and for the
-	// identity, whose text follows data). Protected by mu.
-	canonical []byte
-	// generation counts layouts applied. Protected by mu.
-	generation int64
+	// canonical caches the canonical text of a pinned layout, for the layout count it was
+	// made at (the identity's text follows data and is never cached). Protected by mu.
+	canonical struct {
+		layouts int64
+		text    []byte
+	}
 	// lastError is the most recent failure reported to a writer through this view (for the
 	// main view also through data), or "". Protected by mu.
 	lastError string
 	// layoutTime is when a layout was last applied (the mount's time until then). Protected
 	// by mu.
 	layoutTime time.Time
+	// later counts the layouts handed to goroutines by applyLater and not yet applied;
+	// laterDone is signalled (with mu) when it falls to 0. Protected by mu.
+	later     int
+	laterDone sync.Cond
+}
+
+// Snapshot is what a view shows at one moment, read in one step: its generation, runs and
+// sizes all belong to the same layout.
+type Snapshot struct {
+	Generation int64     // layouts applied to the view
+	Runs       []run.Run // the runs in force; shared and never modified: do not modify them
+	Pinned     bool      // a layout is in force (false: the identity that follows data)
+	ViewPages  int64
+	DataPages  int64 // the store's pages (the last one maybe partial)
+}
+
+// Snapshot returns what the view shows now.
+func (v *View) Snapshot() Snapshot {
+	st := v.rv.State()
+	ps := remapper.PageSize()
+	return Snapshot{Generation: st.Layouts, Runs: st.Runs, Pinned: !st.Identity, ViewPages: st.Pages, DataPages: (st.DataBytes + ps - 1) / ps}
 }
 
 // Name is the view's name (MainView for the main view).
 func (v *View) Name() string { return v.name }
-
-// Remapper gives tests and tools the kernel-side view.
-func (v *View) Remapper() *remapper.View { return v.rv }
 
 // limits are the bounds a layout written to this view now is checked against.
 func (v *View) limits() layout.Limits { return v.e.limits() }
 
 // ApplyText parses a whole layout text and puts it in force. A refusal (a *layout.Error
 // with its line and column, or an error from the kernel) leaves the previous layout in force
-// and is recorded for status.
-func (v *View) ApplyText(text []byte) error {
+// and is recorded for status. ctx is the caller's: a binding's CacheKeeper may wait in it
+// (see CacheKeeper).
+func (v *View) ApplyText(ctx context.Context, text []byte) error {
 	l, err := layout.Parse(text, v.limits())
 	if err != nil {
-		v.noteLayoutResult(err)
+		v.noteRefusal(err)
 		return err
 	}
-	return v.Apply(l)
+	return v.Apply(ctx, l)
 }
 
 // Apply puts a parsed layout in force. It checks it again against the store's size at this
 // moment (data may have shrunk since it was parsed). On failure the previous layout stays and
-// the error is recorded for status.
-func (v *View) Apply(l *layout.Layout) error {
-	err := v.apply(l)
-	v.noteLayoutResult(err)
-	if err == nil {
-		v.e.save(v)
-		v.e.events.send(Event{Kind: LayoutApplied, View: v.name})
-		if k := v.e.keeper.Load(); k != nil {
-			(*k).AfterLayout(v)
-		}
-	}
-	return err
+// the error is recorded for status. A layout that a layout file's release handed on
+// (applyLater) is applied first.
+func (v *View) Apply(ctx context.Context, l *layout.Layout) error {
+	v.waitLater()
+	return v.apply(ctx, l)
 }
 
-func (v *View) apply(l *layout.Layout) error {
-	if k := v.e.keeper.Load(); k != nil {
-		(*k).BeforeLayout(v)
+func (v *View) apply(ctx context.Context, l *layout.Layout) error {
+	k := v.e.keeper.Load()
+	if k != nil {
+		(*k).BeforeLayout(ctx, v)
 	}
 	v.applyMu.Lock()
-	defer v.applyMu.Unlock()
+	err := v.applyLocked(l)
+	v.noteLayoutResultLocked(err)
+	v.applyMu.Unlock()
+	if err != nil {
+		v.e.events.send(Event{Kind: LayoutRefused, View: v.name})
+		return err
+	}
+	v.e.save(v)
+	v.e.events.send(Event{Kind: LayoutApplied, View: v.name})
+	if k != nil {
+		(*k).AfterLayout(ctx, v)
+	}
+	return nil
+}
+
+// applyLocked checks l against the store and puts it in force. Needs applyMu held.
+func (v *View) applyLocked(l *layout.Layout) error {
 	if err := l.Check(v.e.store.DataPages()); err != nil {
 		return err
 	}
@@ -92,28 +125,58 @@ func (v *View) apply(l *layout.Layout) error {
 		return err // the remapper's error says what it applied
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.canonical = nil
-	v.generation++
 	v.layoutTime = time.Now()
+	v.mu.Unlock()
 	return nil
 }
 
 // ApplyEmpty returns the view to the identity that follows the store.
-func (v *View) ApplyEmpty() error { return v.ApplyText(nil) }
+func (v *View) ApplyEmpty(ctx context.Context) error { return v.ApplyText(ctx, nil) }
 
-// noteLayoutResult records the outcome of a layout write for status: a failure until the next
-// layout is applied.
-func (v *View) noteLayoutResult(err error) {
+// applyLater applies l in a goroutine of its own, for a caller that must not wait (a layout
+// file's release); a later Apply waits for it, so the two keep their order.
+func (v *View) applyLater(l *layout.Layout) {
 	v.mu.Lock()
+	v.later++
+	v.mu.Unlock()
+	go func() {
+		_ = v.apply(context.Background(), l) // a refusal is in status
+		v.mu.Lock()
+		v.later--
+		if v.later == 0 {
+			v.laterDone.Broadcast()
+		}
+		v.mu.Unlock()
+	}()
+}
+
+// waitLater returns once the layouts applyLater handed on are applied.
+func (v *View) waitLater() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for v.later > 0 {
+		v.laterDone.Wait()
+	}
+}
+
+// noteRefusal records a refused layout for status and tells the subscribers.
+func (v *View) noteRefusal(err error) {
+	v.applyMu.Lock()
+	v.noteLayoutResultLocked(err)
+	v.applyMu.Unlock()
+	v.e.events.send(Event{Kind: LayoutRefused, View: v.name})
+}
+
+// noteLayoutResultLocked records the outcome of a layout write for status: a failure until
+// the next layout is applied. Needs applyMu held, so that the outcome recorded last is the
+// one of the layout decided last.
+func (v *View) noteLayoutResultLocked(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if err != nil {
 		v.lastError = "layout: " + err.Error()
 	} else {
 		v.lastError = ""
-	}
-	v.mu.Unlock()
-	if err != nil {
-		v.e.events.send(Event{Kind: LayoutRefused, View: v.name})
 	}
 }
 
@@ -124,6 +187,10 @@ func (v *View) noteError(what string, err error) {
 	v.lastError = what + ": " + err.Error()
 }
 
+// ReportError records, for status, a failure a binding met while serving the view (what it
+// was doing, and why it failed).
+func (v *View) ReportError(what string, err error) { v.noteError(what, err) }
+
 // LastError is the failure status reports, "" for none.
 func (v *View) LastError() string {
 	v.mu.Lock()
@@ -132,11 +199,7 @@ func (v *View) LastError() string {
 }
 
 // Generation counts the layouts applied to the view.
-func (v *View) Generation() int64 {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.generation
-}
+func (v *View) Generation() int64 { return v.rv.State().Layouts }
 
 // LayoutTime is when a layout was last applied (the mount's time until then).
 func (v *View) LayoutTime() time.Time {
@@ -159,19 +222,16 @@ func (v *View) Pinned() bool { return !v.rv.Identity() }
 
 // LayoutText is the canonical text of the layout in force.
 func (v *View) LayoutText() []byte {
+	snap := v.Snapshot()
+	if !snap.Pinned {
+		return layout.AppendCanonical(nil, snap.Runs) // the identity follows data: never cached
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.canonical != nil {
-		return v.canonical
+	if v.canonical.text == nil || v.canonical.layouts != snap.Generation {
+		v.canonical.layouts, v.canonical.text = snap.Generation, layout.AppendCanonical(nil, snap.Runs)
 	}
-	pinned := !v.rv.Identity()
-	text := layout.AppendCanonical(nil, v.rv.Runs())
-	if pinned {
-		// apply clears the cache under mu after the view has the new layout, so these runs
-		// are the pinned layout's. The identity follows data, so its text is never cached.
-		v.canonical = text
-	}
-	return text
+	return v.canonical.text
 }
 
 // ViewSize is the view's size in bytes.
@@ -179,7 +239,7 @@ func (v *View) ViewSize() int64 { return v.rv.ViewSize() }
 
 // ViewSlices lends out view bytes for a read (see remapper.Lease; the event goes first, as
 // for Engine.DataSlices).
-func (v *View) ViewSlices(off int64, n int) (*remapper.Lease, error) {
+func (v *View) ViewSlices(off int64, n int) (*Lease, error) {
 	v.e.events.send(Event{Kind: ViewRead, View: v.name, Off: off, Len: int64(n)})
 	l, err := v.rv.ViewSlices(off, n)
 	if err != nil {
@@ -191,9 +251,6 @@ func (v *View) ViewSlices(off int64, n int) (*remapper.Lease, error) {
 // WriteView writes p at off through the view into the store pages it shows. A failure is
 // recorded for status; the bytes written before it stay written.
 func (v *View) WriteView(p []byte, off int64) (int, error) {
-	if dropAcknowledged() { // a planted loss, armed only by tests (faults.go)
-		return len(p), nil
-	}
 	k, ext, err := v.rv.WriteView(p, off)
 	if k > 0 {
 		v.e.touchData()

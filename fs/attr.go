@@ -8,7 +8,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/engine"
 )
 
 // Attributes, in one place. They are real: a file has one link, a directory two; data's
@@ -24,7 +24,7 @@ func setFileAttr(a *fuse.Attr, mode uint32, size int64, mtime time.Time) {
 	a.Nlink = 1
 	a.Size = uint64(size)
 	a.Blocks = (uint64(size) + 511) / 512 // for du and ls -s
-	a.Blksize = uint32(remapper.PageSize())
+	a.Blksize = uint32(engine.PageSize())
 	a.SetTimes(&mtime, &mtime, &mtime)
 }
 
@@ -32,7 +32,7 @@ func setFileAttr(a *fuse.Attr, mode uint32, size int64, mtime time.Time) {
 func setDirAttr(a *fuse.Attr, mtime time.Time) {
 	a.Mode = 0o755
 	a.Nlink = 2
-	a.Blksize = uint32(remapper.PageSize())
+	a.Blksize = uint32(engine.PageSize())
 	a.SetTimes(&mtime, &mtime, &mtime)
 }
 
@@ -73,7 +73,7 @@ func (r *Root) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAtt
 // Statfs reports the store: its memory bound as the size, its pages in use as used (what df
 // shows), in pages.
 func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	ps := uint64(remapper.PageSize())
+	ps := uint64(engine.PageSize())
 	used := (uint64(r.e.StoreUsage()) + ps - 1) / ps
 	total := max(uint64(r.e.SizeLimit())/ps, used)
 	*out = fuse.StatfsOut{

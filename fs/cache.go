@@ -1,15 +1,13 @@
 package fs
 
 import (
-	"log"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"time"
 
 	"github.com/nlfs/nlfs/engine"
-	"github.com/nlfs/nlfs/remapper"
 	"github.com/nlfs/nlfs/run"
 )
 
@@ -30,30 +28,42 @@ import (
 //     waits for it.
 //
 // A notification sent from such a handler, or one that handler waits for, waits for the
-// handler itself: both hang for good (KERNEL.md has the stacks). So:
+// handler itself: both hang for good (docs/kernel.md has the stacks). So:
 //
 //  1. A change only queues its notifications (engine events, via Root.changed): every file the
 //     kernel may cache (data, each view) has its own queue, sent in order by its notifier
 //     goroutine, and a notification for one file waits only on that file's pages, so only on
 //     that file's requests.
-//  2. A handler waits for a file's queue to be sent only where the kernel holds nothing its
-//     notifications could wait on (rawFS and the nodes decide it): a write(2) (a WRITE
-//     without FUSE_WRITE_CACHE: direct I/O, no page held), a FLUSH and an FSYNC (the kernel
-//     wrote the pages back before sending them) wait for every file's, so that what was
-//     written or flushed is visible through every mapping when the call returns. A truncate
-//     of data waits for the views' only, never for data's own (the kernel drops data's pages
-//     itself after the reply). A writeback WRITE, a READ, a RELEASE and an OPEN never wait.
-//     A handler that may wait sends the queue itself rather than waiting for the notifier
-//     goroutine (the same notifications in the same order, without two thread switches per
-//     write); one sender at a time per file.
+//  2. A request waits for a file's queue to be sent only where the kernel holds nothing its
+//     notifications could wait on. Which requests those are is decided once, by rawFS from
+//     the raw request, and checked at every wait (requests.go): a write(2) (a WRITE without
+//     FUSE_WRITE_CACHE: direct I/O, no page held), a FLUSH and an FSYNC (the kernel wrote the
+//     pages back before sending them) may wait for every file's, so that what was written or
+//     flushed is visible through every mapping when the call returns. A SETATTR or an
+//     OPEN(O_TRUNC) — a truncate of data, or the empty layout applied by truncating the
+//     layout file — may wait for the views' only, never for data's (the kernel drops data's
+//     pages itself after the reply). Every other request — a writeback WRITE, a READ, a
+//     RELEASE, an OPEN — may not wait at all; a layout file's RELEASE hands its empty layout
+//     to a goroutine (engine.LayoutWriter.Release). A wait the rule refuses does not wait: it
+//     is reported as the bug it is. A request that may wait sends the queue itself rather
+//     than waiting for the notifier goroutine (the same notifications in the same order,
+//     without two thread switches per write); one sender at a time per file.
 //
-// Any change that would make a handler wait on its own file's notifier, or make a notifier
-// send something for another file, reintroduces the deadlock.
+// Any change that would make a request wait on its own file's notifier, or make a notifier
+// send something for another file, reintroduces the deadlock. docs/kernel.md has the stacks.
+//
+// Read-only opens of data and of every view are served from the page cache (kept across
+// opens); every change sends its invalidations, for the exact ranges of every file that shows
+// the changed store pages, before the write that made it is acknowledged: the store changes,
+// the daemon's locks are released, the kernel drops the stale pages (waiting for any page a
+// READ is filling), and only then does the writer's call return. A read that begins after
+// that sees the new bytes (docs/files.md says what a reader is guaranteed).
 
 // cachedFile is a file whose pages the kernel may cache: its inode, whether a READ may have
 // put a page in the cache since its cache was last dropped whole, and its notifier.
 type cachedFile struct {
-	inode *fusefs.Inode
+	root  *Root
+	inode contentNotifier
 	view  *engine.View // nil for data
 
 	// read is set by every READ before it looks at the store and cleared only by a whole
@@ -68,6 +78,12 @@ type cachedFile struct {
 	// for these runs; indexed are the runs it was made from. Protected by n.sendMu.
 	index   *run.Index
 	indexed []run.Run
+}
+
+// contentNotifier drops cached pages of one file: the file's *fusefs.Inode
+// (Inode.NotifyContent: FUSE_NOTIFY_INVAL_INODE, which returns once the kernel dropped them).
+type contentNotifier interface {
+	NotifyContent(off, length int64) syscall.Errno
 }
 
 // noteRead marks that a READ of the file is being served.
@@ -93,7 +109,7 @@ type notifier struct {
 	// whole: drop the whole cache; store: store byte ranges whose pages to drop. Protected
 	// by mu.
 	whole bool
-	store []remapper.Extent
+	store []engine.Extent
 	// queued counts the work queued, done the work sent. Protected by mu (done is written
 	// only with sendMu held too); idle mirrors queued == done for the fast path of wait.
 	queued, done uint64
@@ -117,7 +133,7 @@ func (c *cachedFile) queueWhole() {
 }
 
 // queueStore asks for the pages showing store bytes ext to be dropped.
-func (c *cachedFile) queueStore(ext []remapper.Extent) {
+func (c *cachedFile) queueStore(ext []engine.Extent) {
 	if !c.read.Load() {
 		// Nothing of the file is cached; a READ that starts from now on sees the change,
 		// since it set read before looking at the store.
@@ -147,23 +163,38 @@ func (c *cachedFile) queue(add func(*notifier)) {
 	}
 }
 
+// sendAttempts bounds how often a wait, or the notifier after a change, tries to send a queue
+// whose notification the kernel refused.
+const sendAttempts = 3
+
 // wait returns once everything queued before the call has been sent (or the mount is going
-// away), sending it itself if need be. See the notes above for who may call it.
-func (c *cachedFile) wait() {
+// away), sending it itself if need be. right is the caller's (requests.go): a wait it does
+// not allow is refused, not waited.
+func (c *cachedFile) wait(right waitRight) {
+	if !right.allows(c) {
+		c.root.refuseWait(right, c)
+		return
+	}
 	n := &c.n
-	if n.idle.Load() {
-		return
+	for range sendAttempts {
+		if n.idle.Load() {
+			return
+		}
+		select {
+		case <-n.quit:
+			return
+		default:
+		}
+		if c.drain() == nil {
+			return
+		}
 	}
-	select {
-	case <-n.quit:
-		return
-	default:
-	}
-	c.drain()
 }
 
-// drain sends everything queued so far, after whatever another sender is sending now.
-func (c *cachedFile) drain() {
+// drain sends everything queued so far, after whatever another sender is sending now. If the
+// kernel refuses a notification, the whole file is queued to be dropped again (and the
+// refusal is in status): what was asked is never forgotten.
+func (c *cachedFile) drain() error {
 	n := &c.n
 	n.sendMu.Lock()
 	defer n.sendMu.Unlock()
@@ -172,13 +203,31 @@ func (c *cachedFile) drain() {
 	n.whole, n.store = false, nil
 	n.mu.Unlock()
 	if upto == sent {
-		return
+		return nil
 	}
-	c.send(whole, store)
+	if err := c.send(whole, store); err != nil {
+		c.read.Store(true)
+		n.mu.Lock()
+		n.whole, n.store = true, nil
+		n.mu.Unlock()
+		c.reportFailure(err)
+		return err
+	}
 	n.mu.Lock()
 	n.done = upto
 	n.idle.Store(n.done == n.queued)
 	n.mu.Unlock()
+	return nil
+}
+
+// reportFailure puts a refused notification in the status of the view it concerns (data's in
+// the main view's).
+func (c *cachedFile) reportFailure(err error) {
+	v, what := c.view, "view"
+	if v == nil {
+		v, what = c.root.e.Main(), "data"
+	}
+	v.ReportError("drop the kernel's stale cached pages of "+what, err)
 }
 
 func (c *cachedFile) run() {
@@ -189,46 +238,59 @@ func (c *cachedFile) run() {
 			return
 		case <-n.wake:
 		}
-		c.drain()
+		for i := range sendAttempts {
+			if c.drain() == nil {
+				break
+			}
+			select {
+			case <-n.quit:
+				return
+			case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+			}
+		}
 	}
 }
 
 // send drops the pages asked for. Called with sendMu held and no other lock.
-func (c *cachedFile) send(whole bool, store []remapper.Extent) {
+func (c *cachedFile) send(whole bool, store []engine.Extent) error {
 	if !whole && len(store) > 0 {
 		ranges, ok := c.fileRanges(store)
 		if ok {
 			for _, r := range ranges {
-				c.notify(r.Off, r.Len)
+				if err := c.notify(r.Off, r.Len); err != nil {
+					return err
+				}
 			}
-			return
+			return nil
 		}
 		whole = true
 	}
 	if whole && c.read.Swap(false) {
-		c.notify(0, 0)
+		return c.notify(0, 0)
 	}
+	return nil
 }
 
 // fileRanges turns store byte ranges into the file's own byte ranges (page-aligned for a
 // view), or says there are too many to send one by one.
-func (c *cachedFile) fileRanges(store []remapper.Extent) ([]remapper.Extent, bool) {
+func (c *cachedFile) fileRanges(store []engine.Extent) ([]engine.Extent, bool) {
 	if c.view == nil {
 		return store, len(store) <= maxRanges
 	}
-	runs := c.view.Remapper().Runs()
-	if !c.view.Pinned() {
+	snap := c.view.Snapshot()
+	if !snap.Pinned {
 		return store, len(store) <= maxRanges // the identity shows store page p at view page p
 	}
-	ps := remapper.PageSize()
+	runs := snap.Runs
+	ps := engine.PageSize()
 	if !sameRuns(runs, c.indexed) {
 		c.index, c.indexed = run.NewIndex(runs), runs
 	}
 	x := c.index
-	var out []remapper.Extent
+	var out []engine.Extent
 	for _, e := range store {
 		x.Views(e.Off/ps, (e.Off+e.Len+ps-1)/ps, func(view, count int64) {
-			out = append(out, remapper.Extent{Off: view * ps, Len: count * ps})
+			out = append(out, engine.Extent{Off: view * ps, Len: count * ps})
 		})
 		if len(out) > maxRanges {
 			return nil, false
@@ -237,11 +299,12 @@ func (c *cachedFile) fileRanges(store []remapper.Extent) ([]remapper.Extent, boo
 	return out, true
 }
 
-func (c *cachedFile) notify(off, length int64) {
+func (c *cachedFile) notify(off, length int64) error {
 	// ENOENT means the kernel holds nothing of the file: nothing to drop.
 	if errno := c.inode.NotifyContent(off, length); errno != 0 && errno != syscall.ENOENT {
-		log.Printf("nlfs: invalidate cache: %v", errno)
+		return fmt.Errorf("FUSE_NOTIFY_INVAL_INODE at %d, %d bytes: %w", off, length, errno)
 	}
+	return nil
 }
 
 // sameRuns tells whether a and b are the same slice (a view's runs are never modified: a new

@@ -30,7 +30,7 @@ var (
 // notifiers keep exact: cache.go).
 func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		if errno := n.truncate(0); errno != 0 {
+		if errno := n.truncate(ctx, 0); errno != 0 {
 			return nil, 0, errno
 		}
 	}
@@ -78,7 +78,7 @@ func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Se
 		n.root.e.SetDataTime(mtime)
 	}
 	if size, ok := in.GetSize(); ok {
-		if errno := n.truncate(int64(size)); errno != 0 {
+		if errno := n.truncate(ctx, int64(size)); errno != 0 {
 			return errno
 		}
 	}
@@ -87,10 +87,10 @@ func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Se
 
 // truncate resizes data. It arrives as a SETATTR or an OPEN(O_TRUNC), during which the
 // kernel holds data's writeback: it waits for the views' caches, never for data's own
-// (cache.go).
-func (n *dataNode) truncate(size int64) syscall.Errno {
+// (cache.go, requests.go).
+func (n *dataNode) truncate(ctx context.Context, size int64) syscall.Errno {
 	err := n.root.e.Truncate(size)
-	n.root.waitViews()
+	n.root.waitViews(n.root.reqs.rightOf(ctx))
 	return toErrno(err)
 }
 

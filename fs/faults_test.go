@@ -39,7 +39,7 @@ func TestENOSPCReachesWriter(t *testing.T) {
 		"head -c 8192 /dev/zero | tr '\\0' Z | dd of=data bs=4096 seek=2 conv=notrunc status=none",
 		"printf x >> data",
 	}
-	if e.Main().Remapper().Status().Backend == remapper.Gather {
+	if status(t, mnt)["backend"] == string(remapper.Gather) {
 		// Under gather a view write is a store write too (a mapping
 		// backend writes the view's pages in memory, which never grows).
 		scripts = append(scripts, "head -c 4096 /dev/zero | dd of=view bs=4096 count=1 conv=notrunc status=none")

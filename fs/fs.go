@@ -29,52 +29,60 @@ type Root struct {
 
 	e *engine.Engine
 
-	// data is data's cache, kept exact by its notifier (cache.go). Set once in OnAdd.
+	// reqs holds what rawFS granted the requests in flight (requests.go); refusals the waits
+	// the rule refused.
+	reqs     requests
+	refusals waitRefusals
+
+	// data is data's cache, kept exact by its notifier (cache.go). Set in OnAdd, before the
+	// root follows the engine's events.
 	data *cachedFile
 	// views holds each view's view file cache, the main view's first; replaced whole
 	// (copy on write) when a named view comes or goes, under viewsMu.
 	views   atomic.Pointer[[]*cachedFile]
 	viewsMu sync.Mutex
 
-	unsubscribe func() // immutable
+	unsubscribe func() // set in OnAdd
 
 	nextIno atomic.Uint64 // the next inode number for a named view's directory and files
+
+	// mntID is the kernel's ID of the mount (holders.go), set once mounted; 0 until then.
+	mntID atomic.Uint64
 
 	webURL string // MountOptions.WebURL; immutable once mounted
 }
 
-// NewRoot makes the root of a mount of e. It follows e's events to keep the kernel's caches
-// of the files exact until Close.
+// NewRoot makes the root of a mount of e. Once its tree is built (OnAdd) it follows e's
+// events to keep the kernel's caches of the files exact, until Close.
 func NewRoot(e *engine.Engine) *Root {
-	r := &Root{e: e}
-	r.unsubscribe = e.Subscribe(r.changed)
-	e.SetCacheKeeper(r)
-	return r
+	return &Root{e: e, unsubscribe: func() {}}
 }
 
 var _ engine.CacheKeeper = (*Root)(nil)
 
 // BeforeLayout returns once the pages processes stored into through mappings of view v are
 // written back: dropping the whole cache writes dirty pages back first. A layout about to
-// change waits for it, so that those stores land where the old layout put them. Every
-// caller of a layout change may wait for a view's notifier (cache.go): the layout file's
-// FLUSH and RELEASE, a SETATTR of layout (layout's own writeback is blocked, and no
-// notifier touches layout), the web, startup.
-func (r *Root) BeforeLayout(v *engine.View) {
+// change waits for it, so that those stores land where the old layout put them. The callers
+// of a layout change — the layout file's FLUSH, a SETATTR of layout (layout's own writeback
+// is blocked, and no notifier touches layout), the web, the engine's goroutines — may wait
+// for a view's notifier; the wait rule checks it (requests.go).
+func (r *Root) BeforeLayout(ctx context.Context, v *engine.View) {
+	right := r.reqs.rightOf(ctx)
 	for _, c := range r.viewCaches() {
 		if c.view == v {
 			c.queueWhole()
-			c.wait()
+			c.wait(right)
 		}
 	}
 }
 
 // AfterLayout returns once the kernel holds nothing of v's old layout (the whole drop that
 // the layout's event queued is sent), for the same callers as BeforeLayout.
-func (r *Root) AfterLayout(v *engine.View) {
+func (r *Root) AfterLayout(ctx context.Context, v *engine.View) {
+	right := r.reqs.rightOf(ctx)
 	for _, c := range r.viewCaches() {
 		if c.view == v {
-			c.wait()
+			c.wait(right)
 		}
 	}
 }
@@ -151,18 +159,18 @@ func (r *Root) changed(ev engine.Event) {
 	}
 }
 
-// waitAll returns once every file's cache shows the changes made so far (see cache.go for
-// who may call it).
-func (r *Root) waitAll() {
+// waitAll returns once every file's cache shows the changes made so far, for a caller with
+// the right to wait for every file (requests.go).
+func (r *Root) waitAll(right waitRight) {
 	for _, c := range r.cached() {
-		c.wait()
+		c.wait(right)
 	}
 }
 
 // waitViews is waitAll for the views only: what a truncate of data may wait for.
-func (r *Root) waitViews() {
+func (r *Root) waitViews(right waitRight) {
 	for _, c := range r.viewCaches() {
-		c.wait()
+		c.wait(right)
 	}
 }
 
@@ -182,9 +190,10 @@ const (
 // named view the engine already has (resumed from a --store).
 func (r *Root) OnAdd(ctx context.Context) {
 	r.nextIno.Store(1 << 16)
-	r.data = &cachedFile{}
-	r.data.inode = r.NewPersistentInode(ctx, &dataNode{root: r, c: r.data}, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoData})
-	r.AddChild("data", r.data.inode, false)
+	r.data = &cachedFile{root: r}
+	data := r.NewPersistentInode(ctx, &dataNode{root: r, c: r.data}, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoData})
+	r.data.inode = data
+	r.AddChild("data", data, false)
 	r.data.start()
 	r.addViewFiles(ctx, &r.Inode, r.e.Main(), inoMainView, nil)
 	if r.webURL != "" {
@@ -199,6 +208,10 @@ func (r *Root) OnAdd(ctx context.Context) {
 			views.AddChild(name, r.newViewDir(ctx, v), false)
 		}
 	}
+	// Only now, with every cache in place, follow the engine: an event (from the web,
+	// which may already serve) never meets a half-built root.
+	r.unsubscribe = r.e.Subscribe(r.changed)
+	r.e.SetCacheKeeper(r)
 }
 
 // viewFileNames are the files of a view, the main one or a named one, in inode order.
@@ -207,7 +220,7 @@ var viewFileNames = []string{"layout", "view", "map", "map.svg", "vmas", "status
 // addViewFiles adds view v's files to dir, numbered from ino, and returns its view file's
 // cache. opens, if not nil, counts the descriptors open on them.
 func (r *Root) addViewFiles(ctx context.Context, dir *fusefs.Inode, v *engine.View, ino uint64, opens *openCount) *cachedFile {
-	c := &cachedFile{view: v}
+	c := &cachedFile{root: r, view: v}
 	gen := func(text func() []byte) fusefs.InodeEmbedder {
 		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted(), opens: opens}
 	}
@@ -238,6 +251,10 @@ type MountOptions struct {
 	// WebURL, if set, is the live page's address with its token: the mount gets a file web
 	// that only its owner may read (0400) holding it.
 	WebURL string
+
+	// wrapRaw, if set, wraps the file system the server calls: the tests put a layer there
+	// that drops acknowledged writes, to prove their checks catch a loss.
+	wrapRaw func(fuse.RawFileSystem) fuse.RawFileSystem
 }
 
 // Mount serves e at dir and returns once the kernel has the mount.
@@ -283,7 +300,11 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 	}
 	root := NewRoot(e)
 	root.webURL = mo.WebURL
-	srv, err := fuse.NewServer(&rawFS{RawFileSystem: fusefs.NewNodeFS(root, opts), root: root}, dir, &opts.MountOptions)
+	var raw fuse.RawFileSystem = &rawFS{RawFileSystem: fusefs.NewNodeFS(root, opts), root: root}
+	if mo.wrapRaw != nil {
+		raw = mo.wrapRaw(raw)
+	}
+	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
 		root.Close()
 		return nil, nil, fmt.Errorf("mount %s: %w", dir, err)
@@ -294,5 +315,6 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 		root.Close()
 		return nil, nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	root.mntID.Store(mountID(dir))
 	return srv, root, nil
 }

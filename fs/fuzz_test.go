@@ -461,7 +461,7 @@ func (m *fuzzViewMapper) check(t *testing.T, mnt string, st mountState, n int64)
 
 // TestFuzzMmapCheckCatchesLoss proves FuzzLayoutWrite's mapping check by planting the loss
 // it exists for: on a mount like the fuzz target's, under an aliasing layout, it passes; with
-// the engine dropping every write (engine.DropAcknowledgedWrites: the kernel's writeback of
+// the engine dropping every write (dropAcknowledgedWrites: the kernel's writeback of
 // the stored page is acknowledged and never stored), it must report that data does not show
 // the store.
 func TestFuzzMmapCheckCatchesLoss(t *testing.T) {
@@ -480,7 +480,7 @@ func TestFuzzMmapCheckCatchesLoss(t *testing.T) {
 			t.Fatalf("with nothing planted: %v", err)
 		}
 	}
-	restore := engine.DropAcknowledgedWrites(1)
+	restore := dropAcknowledgedWrites(1)
 	err := m.check(t, mnt, readState(t, mnt), 5)
 	restore()
 	if err == nil || !strings.Contains(err.Error(), "data") {

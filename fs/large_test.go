@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nlfs/nlfs/layout"
-	"github.com/nlfs/nlfs/remapper"
 
 	"github.com/nlfs/nlfs/engine"
 
@@ -22,12 +21,12 @@ import (
 
 // tagPages writes each listed store page's tag (its number + 1, in its
 // first 8 bytes) straight into the store, not through the mount.
-func tagPages(t *testing.T, m *remapper.Store, pages []int64) {
+func tagPages(t *testing.T, e *engine.Engine, pages []int64) {
 	t.Helper()
 	var tag [8]byte
 	for _, p := range pages {
 		binary.LittleEndian.PutUint64(tag[:], uint64(p+1))
-		if _, err := m.WriteData(tag[:], p*int64(pageSize)); err != nil {
+		if _, err := e.WriteData(tag[:], p*int64(pageSize)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +72,7 @@ func TestLargeReverse(t *testing.T) {
 	for i := range all {
 		all[i] = int64(i)
 	}
-	tagPages(t, e.Store(), all)
+	tagPages(t, e, all)
 	sh(t, mnt, fmt.Sprintf("echo '%d-0' > layout", n-1))
 	st := status(t, mnt)
 	if st["view_pages"] != fmt.Sprint(n) || st["runs"] != fmt.Sprint(n) || st["last_error"] != "none" {
@@ -123,7 +122,7 @@ func TestMillionPagePermutation(t *testing.T) {
 	for i, v := range sample {
 		stored[i] = pages[v]
 	}
-	tagPages(t, e.Store(), stored)
+	tagPages(t, e, stored)
 
 	src := filepath.Join(t.TempDir(), "shuffle.layout")
 	if err := os.WriteFile(src, []byte(layout.Canonical(runs)), 0o644); err != nil {
@@ -181,7 +180,7 @@ func TestKilledReadersReleaseLeases(t *testing.T) {
 		done; sleep 0.2; for p in $pids; do pkill -KILL -P $p; kill -KILL $p; done; wait 2>/dev/null; true`)
 		done := make(chan error, 1)
 		go func() {
-			_, err := e.Store().WriteData([]byte("still writable"), int64(round))
+			_, err := e.WriteData([]byte("still writable"), int64(round))
 			done <- err
 		}()
 		select {

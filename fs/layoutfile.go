@@ -70,17 +70,24 @@ func (n *layoutNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte
 	if !ok || h.w == nil {
 		return 0, syscall.EBADF
 	}
-	k, err := h.w.Write(data, off)
+	k, err := h.w.Write(data, off, n.root.reqs.ownerOf(ctx))
 	return uint32(k), toErrno(err)
 }
 
-// Flush runs at every close(2) of a descriptor: apply what was written since the last apply.
+// Flush runs at every close(2) of every copy of a descriptor, a forked child's too. When the
+// closing process keeps another descriptor of the file (a shell restoring its output after
+// `echo … >&3`), it is not closing the file: nothing happens (holders.go). Otherwise the
+// session applies what was written since the last apply if the closing file table (the
+// FLUSH's lock owner) wrote through it (engine.LayoutWriter).
 func (n *layoutNode) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
 	h, ok := f.(*layoutHandle)
 	if !ok || h.w == nil {
 		return 0
 	}
-	return toErrno(h.w.Flush())
+	if holdsOther(callerPid(ctx), n.root.mntID.Load(), n.StableAttr().Ino, h.w.Written()) {
+		return 0
+	}
+	return toErrno(h.w.Flush(ctx, n.root.reqs.ownerOf(ctx)))
 }
 
 // Release ends the write session (see engine.LayoutWriter.Release).
@@ -112,7 +119,7 @@ func (n *layoutNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.
 		case h != nil && h.w != nil:
 			h.w.Restart()
 		default:
-			if errno := toErrno(n.v.ApplyEmpty()); errno != 0 {
+			if errno := toErrno(n.v.ApplyEmpty(ctx)); errno != 0 {
 				return errno
 			}
 		}

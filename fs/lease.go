@@ -3,7 +3,7 @@ package fs
 import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/engine"
 )
 
 // leaseResult is a read reply written straight from the store or view
@@ -12,7 +12,7 @@ import (
 // once the reply is sent, or once it failed: Done releases the lease and
 // with it the mapper's read lock. go-fuse calls Done on every path that has
 // a result of non-zero size, so a lease of no bytes is never wrapped.
-type leaseResult struct{ l *remapper.Lease }
+type leaseResult struct{ l *engine.Lease }
 
 var _ interface {
 	fuse.ReadResult
@@ -26,7 +26,7 @@ const maxSlices = 1000
 
 // leased turns a lease into the reply for a read into dest (len(dest) is
 // what was asked, so at least l.N).
-func leased(l *remapper.Lease, dest []byte) fuse.ReadResult {
+func leased(l *engine.Lease, dest []byte) fuse.ReadResult {
 	switch {
 	case l.N == 0:
 		return fuse.ReadResultData(nil)

@@ -54,6 +54,7 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 			t.Errorf("panic in FUSE handler: %v", p)
 			return fuse.EIO
 		},
+		wrapRaw: plantable,
 	})
 	if err != nil {
 		e.Close()
@@ -67,6 +68,9 @@ func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 		srv.Wait()
 		root.Close()
 		e.Close()
+		if n, last := root.WaitsRefused(); n > 0 {
+			t.Errorf("the wait rule refused %d waits (a request waited where it must not); the last: %s", n, last)
+		}
 	})
 	return mnt, e
 }

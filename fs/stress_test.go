@@ -146,7 +146,7 @@ func TestStress(t *testing.T) {
 // TestStressCatchesPlantedLoss proves the lost-write check of TestStress by planting the
 // fault it exists for: the engine acknowledges every 1,000th write (write(2) or the kernel's
 // writeback of a mapping, through data or view) and stores nothing of it
-// (engine.DropAcknowledgedWrites). The stress workload runs until the hook has dropped
+// (dropAcknowledgedWrites, planted_test.go). The stress workload runs until the hook has dropped
 // stressPlantedLosses writes, and the check must report exactly as many losses — each write
 // reaches the engine once, so each drop is one lost acknowledged write —, and nothing else
 // wrong. The old check (a write counted as kept if any page it might have hit held any later
@@ -155,14 +155,14 @@ func TestStressCatchesPlantedLoss(t *testing.T) {
 	// Two readers, not eight: they do not take part in the lost-write check, and with eight
 	// the writers share the CPUs with them and make a tenth of the writes.
 	s := startStress(t, 2)
-	before := engine.AcknowledgedWritesDropped()
-	restore := engine.DropAcknowledgedWrites(1000)
+	before := acknowledgedWritesDropped()
+	restore := dropAcknowledgedWrites(1000)
 	deadline := time.Now().Add(2 * time.Minute)
 	s.run(func() bool {
-		return engine.AcknowledgedWritesDropped()-before >= stressPlantedLosses || time.Now().After(deadline)
+		return acknowledgedWritesDropped()-before >= stressPlantedLosses || time.Now().After(deadline)
 	})
 	restore()
-	dropped := engine.AcknowledgedWritesDropped() - before
+	dropped := acknowledgedWritesDropped() - before
 	s.finalPass()
 	t.Log(s.report("planted: one acknowledged write in 1000 dropped") + fmt.Sprintf("; writes dropped by the engine: %d", dropped))
 	if dropped < stressPlantedLosses {

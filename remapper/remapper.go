@@ -82,4 +82,5 @@ type Status struct {
 	VMAs        int64   // the kernel's VMAs now covering the view address range (0 for gather)
 	ViewAddr    uintptr // start of the view mapping (0 if none)
 	MaxMapCount int64   // /proc/sys/vm/max_map_count
+	Layouts     int64   // layouts put in force so far (State.Layouts)
 }

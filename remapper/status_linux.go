@@ -12,6 +12,7 @@ func (v *View) Status() Status {
 		ViewPages: v.cur.pages,
 		DataBytes: s.size,
 		ViewAddr:  uintptr(v.cur.base),
+		Layouts:   v.layouts,
 	}
 	if n, err := readMaxMapCount(); err == nil {
 		st.MaxMapCount = n

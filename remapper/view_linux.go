@@ -21,6 +21,9 @@ type View struct {
 	cur mapping
 	// closed: the view was closed (or its store was). Protected by s.mu.
 	closed bool
+	// layouts counts the layouts put in force (Apply, ApplyIdentity), not the identity's
+	// rebuilds as the store's size changes. Protected by s.mu.
+	layouts int64
 }
 
 // mapping is one built view: its runs and, for the mapping backends, its address range. A
@@ -269,6 +272,7 @@ func (v *View) install(build func(*Store) (mapping, error), identity bool) error
 		}
 	}
 	old := v.swapLocked(m, identity)
+	v.layouts++
 	s.mu.Unlock()
 	old.unmap()
 	return nil
@@ -323,6 +327,24 @@ func (v *View) Runs() []run.Run {
 	v.s.mu.RLock()
 	defer v.s.mu.RUnlock()
 	return v.cur.runs
+}
+
+// State is what a view shows at one moment, read in one step.
+type State struct {
+	Runs      []run.Run // as Runs returns them: shared, never modified
+	Pages     int64     // the view's size in pages
+	Identity  bool      // the identity that follows the store's size
+	Layouts   int64     // layouts put in force so far
+	DataBytes int64     // the store's size
+}
+
+// State returns the view's state: its runs, size, mode and layout count together, so that
+// none of them can belong to another layout than the others.
+func (v *View) State() State {
+	s := v.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return State{Runs: v.cur.runs, Pages: v.cur.pages, Identity: v.identity, Layouts: v.layouts, DataBytes: s.size}
 }
 
 // Closed reports whether the view was closed.

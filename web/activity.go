@@ -255,7 +255,7 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 				op.Pages = read.pairs()
 				op.Store = op.Pages
 			} else if v, ok := e.View(k.view); ok {
-				_, runs := snapshot(v)
+				runs := v.Snapshot().Runs
 				read = read.clip(run.ViewPages(runs))
 				op.Pages = read.pairs()
 				var st spans

@@ -117,7 +117,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, v *engine.V
 	// ReadTimeout does not end a stream: net/http lifts the read deadline once the request is
 	// read. WriteTimeout would: each write sets its own deadline instead (write, below).
 	rc := http.NewResponseController(w)
-	st := &stream{e: s.e, view: v.Name(), pageSize: pageSize(), kick: make(chan struct{}, 1), sizes: sizes(s.e)}
+	st := &stream{e: s.e, view: v.Name(), pageSize: engine.PageSize(), kick: make(chan struct{}, 1), sizes: sizes(s.e)}
 	cancel := s.e.Subscribe(st.event)
 	defer cancel()
 

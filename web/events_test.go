@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -25,7 +26,7 @@ func TestEventsFollowChanges(t *testing.T) {
 		t.Fatalf("first message's status %v: want generation 0 and web %s", st, s.Address())
 	}
 
-	if err := e.Main().ApplyText([]byte("2 1 0")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("2 1 0")); err != nil {
 		t.Fatal(err)
 	}
 	m := c.until(5*time.Second, "the layout applied", func(m message) bool { return slices.Contains(m.Changed, "") })
@@ -44,7 +45,7 @@ func TestEventsFollowChanges(t *testing.T) {
 		t.Fatalf("view b's stream's status: %v", st)
 	}
 	v, _ := e.View("b")
-	if err := v.ApplyText([]byte("3 3")); err != nil {
+	if err := v.ApplyText(context.Background(), []byte("3 3")); err != nil {
 		t.Fatal(err)
 	}
 	m = cb.until(5*time.Second, "b's layout", func(m message) bool { return slices.Contains(m.Changed, "b") })
@@ -70,7 +71,7 @@ func TestEventsFollowChanges(t *testing.T) {
 // pages and the store pages behind them: for a read of a view, looked up in its runs.
 func TestEventsActivity(t *testing.T) {
 	e := newEngine(t, engine.Options{Source: bytes.NewReader(letters(4))})
-	if err := e.Main().ApplyText([]byte("2 1 0 1")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("2 1 0 1")); err != nil {
 		t.Fatal(err)
 	}
 	s := newServer(t, e, Options{})
@@ -132,7 +133,7 @@ func TestEventsActivity(t *testing.T) {
 
 	// A read is told as the file had it: clipped at its end, to the size of the moment (a
 	// layout that grew the view just before counts).
-	if err := e.Main().ApplyText([]byte("0-3 0-3")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("0-3 0-3")); err != nil {
 		t.Fatal(err)
 	}
 	read(e.Main(), 0, 64*ps) // asked for 64 pages, as read-ahead does; the view has 8
@@ -197,7 +198,7 @@ func TestEventsCoalesced(t *testing.T) {
 		}
 		l.Release()
 		if i%2000 == 0 {
-			if err := e.Main().ApplyText(fmt.Appendf(nil, "0-4095 # %d", i)); err != nil {
+			if err := e.Main().ApplyText(context.Background(), fmt.Appendf(nil, "0-4095 # %d", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -311,7 +312,7 @@ func TestStuckStream(t *testing.T) {
 			}
 			l.Release()
 			if i%5000 == 0 {
-				if err := e.Main().ApplyText(fmt.Appendf(nil, "255-0 # %d", i)); err != nil {
+				if err := e.Main().ApplyText(context.Background(), fmt.Appendf(nil, "255-0 # %d", i)); err != nil {
 					return err
 				}
 			}
@@ -436,7 +437,7 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	c := openEvents(t, s, "")
 	c.next(5 * time.Second)
 	time.Sleep(4 * (lim.read + lim.write))
-	if err := e.Main().ApplyText([]byte("1 0")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("1 0")); err != nil {
 		t.Fatal(err)
 	}
 	c.until(5*time.Second, "a change after the timeouts", func(m message) bool { return slices.Contains(m.Changed, "") })

@@ -49,7 +49,7 @@ func FuzzPutLayout(f *testing.F) {
 			if text := mustGet(t, s, "/layout"); text != wantText {
 				t.Fatalf("PUT %q: GET /layout %q, want %q", body, text, wantText)
 			}
-			if _, runs := snapshot(v); !slices.Equal(runs, want) {
+			if runs := v.Snapshot().Runs; !slices.Equal(runs, want) {
 				t.Fatalf("PUT %q: the view has runs %v, want %v", body, runs, want)
 			}
 			if v.Generation() != gen+1 {

@@ -127,7 +127,7 @@ func (s *Server) getPage(w http.ResponseWriter, r *http.Request, v *engine.View)
 		refuse(w, http.StatusBadRequest, fmt.Sprintf("n=%q: want a view page number", q))
 		return
 	}
-	_, runs := snapshot(v)
+	runs := v.Snapshot().Runs
 	i := sort.Search(len(runs), func(i int) bool { return runs[i].View+runs[i].Count > n })
 	if i == len(runs) || runs[i].View > n {
 		refuse(w, http.StatusNotFound, fmt.Sprintf("view page %d is past the end of the view (%d pages)", n, run.ViewPages(runs)))

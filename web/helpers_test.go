@@ -14,7 +14,7 @@ import (
 	"github.com/nlfs/nlfs/engine"
 )
 
-var testPageSize = int(pageSize())
+var testPageSize = int(engine.PageSize())
 
 // letters returns n pages, page i filled with 'A'+i.
 func letters(n int) []byte {

@@ -57,7 +57,7 @@ func (s *Server) putLayout(w http.ResponseWriter, r *http.Request, v *engine.Vie
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := lw.Write(buf[:n], off); werr != nil {
+			if _, werr := lw.Write(buf[:n], off, webOwner); werr != nil {
 				refuseLayout(w, werr)
 				return
 			}
@@ -73,9 +73,9 @@ func (s *Server) putLayout(w http.ResponseWriter, r *http.Request, v *engine.Vie
 	}
 	var err error
 	if off == 0 {
-		err = v.ApplyEmpty() // what `: > layout` does
+		err = v.ApplyEmpty(r.Context()) // what `: > layout` does
 	} else {
-		err = lw.Flush()
+		err = lw.Flush(r.Context(), webOwner)
 	}
 	if err != nil {
 		refuseLayout(w, err)
@@ -83,6 +83,10 @@ func (s *Server) putLayout(w http.ResponseWriter, r *http.Request, v *engine.Vie
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// webOwner is who writes and closes a layout session of the web: one request writes its body
+// and applies it, as one process writing and closing the layout file.
+const webOwner = 0
 
 // takePutSlot waits for one of the few layouts that may arrive at once (each holds a parser
 // that grows with its view) or for the request to end.

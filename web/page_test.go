@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"html"
 	"regexp"
@@ -23,7 +24,7 @@ func TestPageHoldsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := e.View("rev")
-	if err := v.ApplyText([]byte("2 1 0")); err != nil {
+	if err := v.ApplyText(context.Background(), []byte("2 1 0")); err != nil {
 		t.Fatal(err)
 	}
 	s := newServer(t, e, Options{})
@@ -100,7 +101,7 @@ func TestInlineSVG(t *testing.T) {
 // user's read alone.
 func TestPictureReadsNoActivity(t *testing.T) {
 	e := newEngine(t, engine.Options{Source: bytes.NewReader(letters(4))})
-	if err := e.Main().ApplyText([]byte("3 2 1 0")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("3 2 1 0")); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

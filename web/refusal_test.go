@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -22,7 +23,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newServer(t, e, Options{MaxViewPages: 16})
-	if err := e.Main().ApplyText([]byte("2 1 0")); err != nil {
+	if err := e.Main().ApplyText(context.Background(), []byte("2 1 0")); err != nil {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(s.listener.Addr().String())
@@ -175,7 +176,7 @@ func TestRefusedLayoutSaysWhere(t *testing.T) {
 	}
 	// The same text through the layout file's session is refused the same way.
 	w := e.Main().NewLayoutWriter(true)
-	_, err := w.Write([]byte("# three pages\n0 1 2\n\t3, 12 4\n"), 0)
+	_, err := w.Write([]byte("# three pages\n0 1 2\n\t3, 12 4\n"), 0, 1)
 	if err == nil || err.Error()+"\n" != want {
 		t.Errorf("the layout file refuses it with %v, the page with %q", err, want)
 	}

@@ -37,8 +37,7 @@ type stepInfo struct {
 
 // getSteps is GET /steps: the calls that build the layout in force.
 func (s *Server) getSteps(w http.ResponseWriter, r *http.Request, v *engine.View) {
-	_, runs := snapshot(v)
-	steps, err := buildSteps(runs)
+	steps, err := buildSteps(v.Snapshot().Runs)
 	if err != nil {
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
@@ -101,7 +100,7 @@ func buildSteps(runs []run.Run) ([]layout.Step, error) {
 
 func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
 	var b bytes.Buffer
-	info := render.Info{DataPages: s.e.DataPages(), VMAs: -1, PageSize: pageSize()}
+	info := render.Info{DataPages: s.e.DataPages(), VMAs: -1, PageSize: engine.PageSize()}
 	if err := render.StepsSVG(&b, steps, info); err != nil {
 		refuse(w, http.StatusInternalServerError, "steps: "+err.Error())
 		return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -94,7 +95,7 @@ func TestSteps(t *testing.T) {
 		{"the editor's identity", "", "# nothing\n", []step{{"start", "the calls start from 1 VMA", 1}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := e.Main().ApplyText([]byte(c.apply)); err != nil {
+			if err := e.Main().ApplyText(context.Background(), []byte(c.apply)); err != nil {
 				t.Fatal(err)
 			}
 			layoutBefore, gen := string(e.Main().LayoutText()), e.Main().Generation()

@@ -28,16 +28,16 @@
 //	POST /steps     the same for the layout text in the body, not applied (steps.go)
 //
 // Limits: headers 16 KiB (431 past it), a layout body 1 MiB + 17 bytes per view page the
-// engine allows (18 MiB by default; 413 past it), a POST /steps body 1 MiB, 5 s to send the headers, 60 s for a whole
-// request or answer, 16 event streams and 2 layout bodies at once. An event stream is exempt
+// engine allows (18 MiB by default; 413 past it), a POST /steps body 1 MiB, 5 s to send the
+// headers, 60 s for a whole request or answer, 16 event streams and 2 layout bodies (PUT
+// /layout, POST /steps) at once. An event stream is exempt
 // from the 60 s; each of its writes has 10 s, and a browser that misses that is dropped.
 //
 // The files: web.go (Server, Options, lifecycle), addr.go (listening, the hosts served, the
 // addresses, the token), guard.go (token, Host and Origin checks; the headers of every answer),
 // handlers.go (the endpoints), layoutput.go (PUT /layout), steps.go (the step player's
 // drawings), events.go (the event stream), activity.go (the bounded record of reads and writes
-// between two messages), page.go (the page and its state, static/), engineapi.go (what this
-// package reads of a view).
+// between two messages), page.go (the page and its state, static/).
 package web
 
 import (

@@ -39,6 +39,19 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
+	// The bindings reach the store and its mappings only through the engine: they import no
+	// remapper themselves.
+	for _, pkg := range []string{"fs", "web"} {
+		out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", module+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			if imp == module+"remapper" {
+				t.Errorf("%s imports remapper: a binding must go through the engine", pkg)
+			}
+		}
+	}
 	// And the layers above do use the ones below (a check that the list is of real packages).
 	out, _ := exec.Command("go", "list", "-deps", module+"fs").Output()
 	for _, want := range []string{module + "engine", module + "layout", module + "remapper", module + "run"} {

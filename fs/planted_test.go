@@ -1,0 +1,94 @@
+package fs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// A planted fault for the tests that must prove they catch a lost write: a layer under the
+// server (MountOptions.wrapRaw) that, when armed, answers every Nth WRITE of data or a view
+// file as done — all its bytes — and passes nothing of it on, so that nothing is stored and
+// nothing is invalidated. Every test mount has the layer; unarmed it only passes requests on.
+
+var planted struct {
+	every   atomic.Int64 // 0: unarmed; N: every Nth WRITE of data or a view is dropped
+	seen    atomic.Int64 // such WRITEs since it was armed
+	dropped atomic.Int64 // WRITEs dropped since the test binary started
+}
+
+// dropAcknowledgedWrites arms the layer on every test mount of the process until restore
+// is called: arm it only while one test's mount is writing.
+func dropAcknowledgedWrites(everyN int64) (restore func()) {
+	planted.seen.Store(0)
+	planted.every.Store(everyN)
+	return func() { planted.every.Store(0) }
+}
+
+// acknowledgedWritesDropped returns how many WRITEs the layer dropped so far.
+func acknowledgedWritesDropped() int64 { return planted.dropped.Load() }
+
+// plantable wraps a mount's file system in the layer.
+func plantable(fs fuse.RawFileSystem) fuse.RawFileSystem {
+	return &droppingFS{RawFileSystem: fs, stores: map[uint64]bool{}}
+}
+
+// droppingFS learns which node IDs are data and view files from the kernel's lookups, and
+// looks the top level's up itself (the kernel may have them from a READDIRPLUS).
+type droppingFS struct {
+	fuse.RawFileSystem
+	top    sync.Once
+	mu     sync.Mutex
+	stores map[uint64]bool // node IDs of files named data or view; protected by mu
+}
+
+func (d *droppingFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	st := d.RawFileSystem.Lookup(cancel, h, name, out)
+	if st == fuse.OK && (name == "data" || name == "view") {
+		d.mu.Lock()
+		d.stores[out.NodeId] = true
+		d.mu.Unlock()
+	}
+	return st
+}
+
+// drop tells whether this WRITE is to be dropped.
+func (d *droppingFS) drop(in *fuse.WriteIn) bool {
+	n := planted.every.Load()
+	if n == 0 {
+		return false
+	}
+	d.top.Do(func() {
+		for _, name := range []string{"data", "view"} {
+			var out fuse.EntryOut
+			d.Lookup(nil, &fuse.InHeader{NodeId: fuse.FUSE_ROOT_ID}, name, &out)
+		}
+	})
+	d.mu.Lock()
+	store := d.stores[in.NodeId]
+	d.mu.Unlock()
+	if !store || planted.seen.Add(1)%n != 0 {
+		return false
+	}
+	planted.dropped.Add(1)
+	return true
+}
+
+func (d *droppingFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	if d.drop(in) {
+		return uint32(len(data)), fuse.OK
+	}
+	return d.RawFileSystem.Write(cancel, in, data)
+}
+
+func (d *droppingFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	if d.drop(in) {
+		n := 0
+		for _, b := range data {
+			n += len(b)
+		}
+		return uint32(n), fuse.OK
+	}
+	return d.RawFileSystem.Writev(cancel, in, data)
+}
