@@ -370,7 +370,7 @@ func TestBrowser(t *testing.T) {
 			b.wait("the pages lit", `document.querySelector('#picture .hit.vp[data-v="1"]').dataset.lit === 'read' && document.querySelector('#picture .hit.sp[data-f="0"]').dataset.lit === 'read'`)
 			b.freeze()
 			b.hover(`#picture .hit.vp[data-v="0"]`)
-			b.wait("the hovered page's store page", `document.querySelector('#picture .hit.sp[data-f="2"]').classList.contains('hl') && document.querySelectorAll('#picture .overlay .mark').length === 2 && document.querySelectorAll('#picture line.hl').length === 1`)
+			b.wait("the hovered page's store page", `document.querySelector('#picture .hit.sp[data-f="2"]').classList.contains('hl') && document.querySelectorAll('#picture .overlay .mark').length === 2 && document.querySelectorAll('#picture g[marker-end] > .hl').length === 1`)
 			b.wait("the hover line", `document.getElementById('hover').textContent.startsWith('view page 0 shows store page 2')`)
 		})
 	})
@@ -403,7 +403,7 @@ func TestBrowser(t *testing.T) {
 		// Hovering view page 3 lights store page 1 and its alias, view page 1, and both arrows.
 		b.wait("the new picture", `document.querySelectorAll('#picture .hit.vp').length === 4`)
 		b.hover(`#picture .hit.vp[data-v="3"]`)
-		b.wait("the aliases", `[...document.querySelectorAll('#picture .hit.vp.hl')].map(g => g.dataset.v).join() === '1,3' && document.querySelector('#picture .hit.sp[data-f="1"]').classList.contains('hl') && document.querySelectorAll('#picture line.hl').length === 2`)
+		b.wait("the aliases", `[...document.querySelectorAll('#picture .hit.vp.hl')].map(g => g.dataset.v).join() === '1,3' && document.querySelector('#picture .hit.sp[data-f="1"]').classList.contains('hl') && document.querySelectorAll('#picture g[marker-end] > .hl').length === 2`)
 		b.wait("the hover line", `document.getElementById('hover').textContent === 'view page 3 shows store page 1 — shown at view pages 1, 3 (aliased: one page, not copies)'`)
 	})
 

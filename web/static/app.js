@@ -316,11 +316,14 @@
       c.frame = frame(c);
     }
     for (const s of stores.values()) s.frame = frame(s);
-    // Arrows end at the view page they point to and start at the store page: match them by x.
+    // Arrows (lines or paths, in the groups that give them their arrowhead) end at the view
+    // page they point to: match them by where they end.
     const nearest = (list, x) => list.reduce((a, c) => (Math.abs(c.frame.x + c.frame.width / 2 - x) < Math.abs(a.frame.x + a.frame.width / 2 - x) ? c : a));
     const arrows = [];
-    for (const line of svg.querySelectorAll('g[marker-end] > line')) {
-      const c = nearest(cells, Number(line.getAttribute('x2')));
+    for (const line of svg.querySelectorAll('g[marker-end] > *')) {
+      if (!(line instanceof SVGGeometryElement)) continue;
+      const end = line.getPointAtLength(line.getTotalLength());
+      const c = nearest(cells, end.x);
       arrows.push({line, v: c.v, f: c.f});
     }
     const marks = el('g', {}, over);
