@@ -281,16 +281,19 @@
     const svg = $('picture').querySelector('svg');
     if (!svg) return;
     const over = el('g', {class: 'overlay'}, svg);
-    const cells = [], stores = new Map();
+    const cells = [], stores = new Map(), olds = [];
     for (const t of svg.querySelectorAll('g > title')) {
       const g = t.parentNode, r = g.querySelector('rect');
       if (!r) continue;
       let m = /^view page (\d+) shows store page (\d+)/.exec(t.textContent);
       if (m) { cells.push({v: Number(m[1]), f: Number(m[2]), box: r.getBBox(), tip: t.textContent}); continue; }
       m = /^store page (\d+)/.exec(t.textContent);
-      if (m) stores.set(Number(m[1]), {f: Number(m[1]), box: r.getBBox(), tip: t.textContent});
+      if (m) { stores.set(Number(m[1]), {f: Number(m[1]), box: r.getBBox(), tip: t.textContent}); continue; }
+      // The same view page as the one nonlinear VMA before Linux 4.0 held it, when drawn.
+      m = /^before 4\.0, view page (\d+):.*store page (\d+)$/.exec(t.textContent);
+      if (m) olds.push({v: Number(m[1]), f: Number(m[2]), box: r.getBBox()});
     }
-    if (cells.length) setUpSmall(svg, over, cells, stores);
+    if (cells.length) setUpSmall(svg, over, cells, stores, olds);
     else setUpLarge(svg, over);
     relight();
   }
@@ -303,7 +306,7 @@
     return p;
   }
 
-  function setUpSmall(svg, over, cells, stores) {
+  function setUpSmall(svg, over, cells, stores, olds) {
     let pitch = Math.min(pitchOf(cells), pitchOf([...stores.values()]));
     if (!isFinite(pitch)) pitch = cells[0].box.width + 20;
     // A cell's frame: its pitch across (less a gap), its tooltip's area up and down (which the
@@ -316,6 +319,7 @@
       c.frame = frame(c);
     }
     for (const s of stores.values()) s.frame = frame(s);
+    for (const o of olds) o.frame = frame(o);
     // Arrows (lines or paths, in the groups that give them their arrowhead) end at the view
     // page they point to: match them by where they end.
     const nearest = (list, x) => list.reduce((a, c) => (Math.abs(c.frame.x + c.frame.width / 2 - x) < Math.abs(a.frame.x + a.frame.width / 2 - x) ? c : a));
@@ -341,7 +345,7 @@
       if (r) hoverSmall(r);
     });
     hits.addEventListener('mouseleave', () => hoverSmall(null));
-    picture = {small: true, cells, stores, where, arrows, marks, flashes};
+    picture = {small: true, cells, stores, olds, where, arrows, marks, flashes};
   }
 
   function hoverSmall(r) {
@@ -360,6 +364,7 @@
       c.hit.classList.add('hl');
       el('rect', Object.assign({class: 'mark'}, c.frame), p.marks);
     }
+    for (const o of p.olds) if (o.f === f) el('rect', Object.assign({class: 'mark old'}, o.frame), p.marks);
     for (const a of p.arrows) if (a.f === f) a.line.classList.add('hl');
     let s = r.classList.contains('vp') ? `view page ${r.dataset.v} shows store page ${f}` : `store page ${f}`;
     s += vs.length ? ` — shown at view page${vs.length > 1 ? 's' : ''} ${vs.join(', ')}` : ' — not shown';
@@ -577,8 +582,10 @@
     const width = Number(root.getAttribute('width')), height = Number(root.getAttribute('height'));
     const labels = [...doc.querySelectorAll('text')].filter((t) => /^(start|remap \d+ \d+ \d+)$/.test(t.textContent));
     const ys = labels.length === a.steps.length ? labels.map((t) => Number(t.getAttribute('y'))) : [];
-    const pitch = ys.length > 1 ? ys[1] - ys[0] : 36;
-    const rows = ys.map((y) => ({top: y - 0.61 * pitch, bottom: y + 0.39 * pitch}));
+    // A label sits 17 units below its row's top (render's row: boxes 26 high, the label at their
+    // middle); a row ends where the next begins.
+    const pitch = ys.length > 1 ? ys[1] - ys[0] : 44;
+    const rows = ys.map((y) => ({top: y - 20, bottom: y - 21 + pitch}));
     const blob = URL.createObjectURL(new Blob([a.svg], {type: 'image/svg+xml'}));
     const img = document.createElement('img');
     img.src = blob;
@@ -617,11 +624,13 @@
     $('step-next').disabled = i === n - 1;
     const before = st.vmas === 0 ? 'no VMA' : '1 VMA: the one nonlinear mapping, whatever the calls';
     $('step-text').textContent = `${steps.what}, ${st.call}: ${st.change}. Since Linux 4.0: ${st.vmas} VMA${st.vmas === 1 ? '' : 's'}, one per run; before 4.0: ${before}.`;
+    // The rows after this call are veiled; what the drawing says below them (the view the calls
+    // end in, the legend) stays in sight.
     const o = steps.overlay;
     o.replaceChildren();
-    const row = steps.rows[i];
+    const row = steps.rows[i], end = steps.rows[n - 1];
     if (!row) return;
-    el('rect', {x: 0, y: row.bottom, width: '100%', height: Math.max(steps.height - row.bottom, 0), class: 'veil'}, o);
+    if (i < n - 1) el('rect', {x: 0, y: steps.rows[i + 1].top, width: '100%', height: end.bottom - steps.rows[i + 1].top, class: 'veil'}, o);
     el('rect', {x: 2, y: row.top, width: '99%', height: row.bottom - row.top, class: 'current'}, o);
   }
 
