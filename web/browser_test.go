@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
 	"image/png"
 	"os"
 	"os/exec"
@@ -203,13 +204,79 @@ func (b *browser) screenshot(name string, settle func()) {
 	if r := img.Bounds(); r.Dx() < 800 || r.Dy() < 600 {
 		b.t.Fatalf("screenshot %s is %v, want the whole page", name, r)
 	}
+	path := filepath.Join("..", "docs", name)
 	if updating() {
-		path := filepath.Join("..", "docs", name)
 		if err := os.WriteFile(path, shot, 0o644); err != nil {
 			b.t.Fatal(err)
 		}
 		b.t.Logf("wrote %s (%d bytes)", path, len(shot))
+		return
 	}
+	if msg := staleScreenshot(path, img); msg != "" {
+		b.t.Errorf("%s no longer shows what the page draws: %s (regenerate: NLFS_UPDATE_SCREENSHOTS=1 go test ./web -run '^TestBrowser$' -count=1)", path, msg)
+	}
+}
+
+// A screenshot is compared with the one in docs/ block by block: the page shows addresses, a
+// port, a time, which change from run to run, but in a few blocks only (0.6% of them at most,
+// measured); a change of the page or of its picture (a section, a line more, a colour of the
+// 60,000-page plot's bands) changes the size or more blocks. The green of the TLPI screenshot's
+// read was seen to change 1.1%: a change of a colour in a few pages only may go unseen.
+const (
+	shotBlock     = 8    // pixels on a side of a block
+	shotBlockDiff = 16   // the mean difference of a block's pixels (in levels of 255, over red, green, blue) allowed
+	shotMaxBlocks = 0.01 // the share of blocks that may differ by more
+	shotMaxHeight = 4    // pixels by which the heights may differ
+)
+
+// staleScreenshot says how the screenshot in docs at path differs from img beyond what changes
+// from run to run, or "" if it does not.
+func staleScreenshot(path string, img image.Image) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	old, err := png.Decode(f)
+	if err != nil {
+		return err.Error()
+	}
+	a, b := old.Bounds(), img.Bounds()
+	if a.Dx() != b.Dx() || abs(a.Dy()-b.Dy()) > shotMaxHeight {
+		return fmt.Sprintf("it is %dx%d, the page now %dx%d", a.Dx(), a.Dy(), b.Dx(), b.Dy())
+	}
+	// How far apart two pixels are: the mean of their red, green and blue differences.
+	apart := func(x0, y0, x1, y1 int) int {
+		r0, g0, b0, _ := old.At(x0, y0).RGBA()
+		r1, g1, b1, _ := img.At(x1, y1).RGBA()
+		return (abs(int(r0>>8)-int(r1>>8)) + abs(int(g0>>8)-int(g1>>8)) + abs(int(b0>>8)-int(b1>>8))) / 3
+	}
+	blocks, differ := 0, 0
+	for y := 0; y+shotBlock <= min(a.Dy(), b.Dy()); y += shotBlock {
+		for x := 0; x+shotBlock <= a.Dx(); x += shotBlock {
+			d := 0
+			for j := range shotBlock {
+				for i := range shotBlock {
+					d += apart(a.Min.X+x+i, a.Min.Y+y+j, b.Min.X+x+i, b.Min.Y+y+j)
+				}
+			}
+			blocks++
+			if d/(shotBlock*shotBlock) > shotBlockDiff {
+				differ++
+			}
+		}
+	}
+	if share := float64(differ) / float64(blocks); share > shotMaxBlocks {
+		return fmt.Sprintf("%.1f%% of its %d blocks of %d pixels differ, at most %.0f%% may (the addresses, port and times a run changes cover some 0.6%%)", 100*share, blocks, shotBlock, 100*shotMaxBlocks)
+	}
+	return ""
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // js quotes s as a JavaScript string.
@@ -267,6 +334,9 @@ func midWordBreak(key string) string {
 // NLFS_UPDATE_SCREENSHOTS=1) it writes the screenshots docs/live-tlpi.png and docs/live-60k.png:
 //
 //	NLFS_UPDATE_SCREENSHOTS=1 go test ./web -run '^TestBrowser$' -count=1
+//
+// Without NLFS_UPDATE_SCREENSHOTS it fails when docs/live-*.png no longer shows what the page
+// draws (staleScreenshot).
 func TestBrowser(t *testing.T) {
 	requireChromium(t)
 	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(letters(3))})
