@@ -57,6 +57,9 @@ type Options struct {
 	// Note, if set, is told one-line remarks for the user (a store not on tmpfs, a saved
 	// layout that no longer fits).
 	Note func(string)
+	// Kernel makes the store's system calls; nil means the kernel itself. Tests pass one
+	// that fails the calls they choose.
+	Kernel remapper.Kernel
 }
 
 // DefaultSizeLimit is half of physical memory, tmpfs's default size.
@@ -133,7 +136,7 @@ func New(opts Options) (*Engine, error) {
 	if limit == 0 {
 		limit = DefaultSizeLimit()
 	}
-	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit})
+	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit, Kernel: opts.Kernel})
 	if errors.Is(err, remapper.ErrStoreLocked) {
 		return nil, storeInUse(opts.StorePath)
 	}
@@ -234,8 +237,14 @@ func (e *Engine) load(src io.Reader, progress func(int64)) error {
 	}
 }
 
-// Close releases the store and every view.
-func (e *Engine) Close() error { return e.store.Close() }
+// Close releases the store and every view, once the layouts that layout files' releases
+// handed on are applied.
+func (e *Engine) Close() error {
+	for _, v := range e.allViews() {
+		v.waitLater()
+	}
+	return e.store.Close()
+}
 
 // Mounted is when the engine was made: the time of the files that do not change.
 func (e *Engine) Mounted() time.Time { return e.mounted }
@@ -281,8 +290,8 @@ func (e *Engine) ViewNames() []string {
 	return names
 }
 
-// validName is what a named view may be called (DESIGN: letters, digits, '-', '_', '.'; at
-// most 64 bytes; "." and ".." are directory entries, not names).
+// validName is what a named view may be called (README.md, "Named views": letters, digits,
+// '-', '_', '.'; at most 64 bytes; "." and ".." are directory entries, not names).
 var validName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Errors about named views. They wrap the errno a file system reports for them.

@@ -140,6 +140,33 @@ func TestLayoutWriterOwners(t *testing.T) {
 	}
 }
 
+// TestReleaseOrder: the empty layout of a truncating session that wrote nothing is applied
+// at its release, unless a session opened after it has put its layout in force already (the
+// kernel may deliver the release after the next session's close).
+func TestReleaseOrder(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(4))})
+	v := e.Main()
+	a := v.NewLayoutWriter(true) // `: > layout`
+	a.Flush(ctx, 1)
+	b := v.NewLayoutWriter(true) // `echo 2 > layout`, opened after a was closed
+	b.Write([]byte("2\n"), 0, 2)
+	if err := b.Flush(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	a.Release() // late
+	b.Release()
+	v.waitLater()
+	if got := string(v.LayoutText()); got != "2\n" || v.Generation() != 1 {
+		t.Errorf("after a late release: layout %q, generation %d; want \"2\\n\", 1", got, v.Generation())
+	}
+	c := v.NewLayoutWriter(true) // `: > layout` again, released in time
+	c.Release()
+	v.waitLater()
+	if v.Pinned() || v.Generation() != 2 {
+		t.Errorf("after a release in time: pinned %v, generation %d; want the identity, 2", v.Pinned(), v.Generation())
+	}
+}
+
 // TestEvents: writes carry the store extents they changed, through data and through a
 // permuted view (the store pages it showed); layouts and views are announced.
 func TestEvents(t *testing.T) {

@@ -29,7 +29,8 @@ var (
 // It is safe for concurrent use (the kernel may send a descriptor's writes and its flush
 // concurrently).
 type LayoutWriter struct {
-	v *View
+	v   *View
+	seq int64 // the session's number, in the order the sessions were opened; immutable
 
 	mu sync.Mutex
 	// parser checks the text written so far. Protected by mu.
@@ -49,7 +50,7 @@ type LayoutWriter struct {
 
 // NewLayoutWriter starts a session; truncated says the file was opened with O_TRUNC.
 func (v *View) NewLayoutWriter(truncated bool) *LayoutWriter {
-	return &LayoutWriter{v: v, parser: layout.NewParser(v.limits()), truncated: truncated}
+	return &LayoutWriter{v: v, seq: v.sessions.Add(1), parser: layout.NewParser(v.limits()), truncated: truncated}
 }
 
 // Write takes the next piece of the layout text from owner; it must start where the last
@@ -117,7 +118,7 @@ func (w *LayoutWriter) Flush(ctx context.Context, owner uint64) error {
 		w.fail(err)
 		return err
 	}
-	if err := w.v.Apply(ctx, l); err != nil {
+	if err := w.v.applySession(ctx, l, w.seq); err != nil {
 		w.err = err
 		return err
 	}
@@ -130,7 +131,9 @@ func (w *LayoutWriter) Flush(ctx context.Context, owner uint64) error {
 // report an error; status does. It never waits: the kernel sends it after close(2) returned,
 // in the background, and a binding's cache keeper must not be waited for there (see
 // CacheKeeper); the layout is applied by a goroutine of its own, before any layout applied
-// after this call (View.Apply waits for it).
+// after this call (View.Apply waits for it), and not at all if the layout of a session opened
+// after this one is in force already: the kernel may deliver the release of one session after
+// the close of the next.
 func (w *LayoutWriter) Release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -142,9 +145,9 @@ func (w *LayoutWriter) Release() {
 			w.fail(err)
 			return
 		}
-		w.v.applyLater(l)
+		w.v.applyLater(l, w.seq)
 	case w.truncated:
-		w.v.applyLater(&layout.Layout{Identity: true})
+		w.v.applyLater(&layout.Layout{Identity: true}, w.seq)
 	}
 }
 

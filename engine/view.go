@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,11 @@ type View struct {
 	// applyMu serializes layout changes of this view, and the lastError they record, so
 	// that lastError describes the layout actually in force. Taken before mu.
 	applyMu sync.Mutex
+	// newest is the number of the newest session whose layout was put in force (see
+	// applySession). Protected by applyMu.
+	newest int64
+	// sessions counts the layout sessions opened (NewLayoutWriter numbers them).
+	sessions atomic.Int64
 
 	mu sync.Mutex
 	// canonical caches the canonical text of a pinned layout, for the layout count it was
@@ -85,17 +91,33 @@ func (v *View) ApplyText(ctx context.Context, text []byte) error {
 // the error is recorded for status. A layout that a layout file's release handed on
 // (applyLater) is applied first.
 func (v *View) Apply(ctx context.Context, l *layout.Layout) error {
-	v.waitLater()
-	return v.apply(ctx, l)
+	return v.applySession(ctx, l, v.sessions.Load())
 }
 
-func (v *View) apply(ctx context.Context, l *layout.Layout) error {
+// applySession is Apply for the layout of session seq (numbered as NewLayoutWriter numbers
+// them; Apply's own is the newest opened so far).
+func (v *View) applySession(ctx context.Context, l *layout.Layout, seq int64) error {
+	v.waitLater()
+	return v.apply(ctx, l, seq, false)
+}
+
+// apply puts l, the layout of session seq, in force. A deferred one (applyLater's) is dropped
+// if the layout of a newer session is in force already: its session was closed before that
+// one was opened, and only its release came late.
+func (v *View) apply(ctx context.Context, l *layout.Layout, seq int64, deferred bool) error {
 	k := v.e.keeper.Load()
 	if k != nil {
 		(*k).BeforeLayout(ctx, v)
 	}
 	v.applyMu.Lock()
+	if deferred && seq < v.newest {
+		v.applyMu.Unlock()
+		return nil
+	}
 	err := v.applyLocked(l)
+	if err == nil {
+		v.newest = max(v.newest, seq)
+	}
 	v.noteLayoutResultLocked(err)
 	v.applyMu.Unlock()
 	if err != nil {
@@ -133,14 +155,15 @@ func (v *View) applyLocked(l *layout.Layout) error {
 // ApplyEmpty returns the view to the identity that follows the store.
 func (v *View) ApplyEmpty(ctx context.Context) error { return v.ApplyText(ctx, nil) }
 
-// applyLater applies l in a goroutine of its own, for a caller that must not wait (a layout
-// file's release); a later Apply waits for it, so the two keep their order.
-func (v *View) applyLater(l *layout.Layout) {
+// applyLater applies l, the layout of session seq, in a goroutine of its own, for a caller
+// that must not wait (a layout file's release); a later Apply waits for it, so the two keep
+// their order, and if a newer session's layout came first anyway, l is dropped (apply).
+func (v *View) applyLater(l *layout.Layout, seq int64) {
 	v.mu.Lock()
 	v.later++
 	v.mu.Unlock()
 	go func() {
-		_ = v.apply(context.Background(), l) // a refusal is in status
+		_ = v.apply(context.Background(), l, seq, true) // a refusal is in status
 		v.mu.Lock()
 		v.later--
 		if v.later == 0 {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,13 +17,29 @@ func statLine(t *testing.T, mnt, format string, names ...string) []string {
 	return strings.Split(strings.TrimSpace(sh(t, mnt, "stat -c '"+format+"' "+strings.Join(names, " "))), "\n")
 }
 
+// mtimeOf is name's modification time, to the nanosecond (`stat -c %.9Y`).
 func mtimeOf(t *testing.T, mnt, name string) time.Time {
 	t.Helper()
-	sec, err := strconv.ParseFloat(statLine(t, mnt, "%.9Y", name)[0], 64)
-	if err != nil {
-		t.Fatal(err)
+	field := statLine(t, mnt, "%.9Y", name)[0]
+	sec, nsec, _ := strings.Cut(field, ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	ns, err2 := strconv.ParseInt(nsec, 10, 64)
+	if err1 != nil || err2 != nil || len(nsec) != 9 {
+		t.Fatalf("stat %%.9Y of %s: %q is not seconds.nanoseconds", name, field)
 	}
-	return time.Unix(0, int64(sec*1e9))
+	return time.Unix(s, ns)
+}
+
+// clockPast returns once the clock reads later than ts, so that a change made after it is
+// stamped later than ts.
+func clockPast(t *testing.T, ts time.Time) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); !time.Now().After(ts); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the clock did not pass %v within a second", ts)
+		}
+		runtime.Gosched()
+	}
 }
 
 // TestAttributes: link counts, inode numbers, times and modes are real, and a change the
@@ -49,7 +66,7 @@ func TestAttributes(t *testing.T) {
 		}
 	}
 
-	time.Sleep(20 * time.Millisecond)
+	clockPast(t, mounted)
 	sh(t, mnt, "echo 3-0 > layout")
 	laid := mtimeOf(t, mnt, "layout")
 	if !laid.After(mounted) {
@@ -61,7 +78,7 @@ func TestAttributes(t *testing.T) {
 	if got := mtimeOf(t, mnt, "view"); !got.Equal(laid) {
 		t.Errorf("view's mtime %v, want the layout's %v", got, laid)
 	}
-	time.Sleep(20 * time.Millisecond)
+	clockPast(t, laid)
 	sh(t, mnt, "printf x | dd of=view conv=notrunc status=none")
 	wrote := mtimeOf(t, mnt, "data")
 	if !wrote.After(laid) {

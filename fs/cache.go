@@ -78,6 +78,13 @@ type cachedFile struct {
 	// for these runs; indexed are the runs it was made from. Protected by n.sendMu.
 	index   *run.Index
 	indexed []run.Run
+	// since is the view's generation when the cache was last dropped whole: the kernel
+	// holds pages of that layout and of later ones only. Until it is the generation in
+	// force, pages of an older layout may still be cached (a layout was swapped in, and the
+	// whole drop that follows it is not sent yet), and the pages showing a store page
+	// cannot be found from the layout in force: a change then drops the whole file.
+	// Protected by n.sendMu.
+	since int64
 }
 
 // contentNotifier drops cached pages of one file: the file's *fusefs.Inode
@@ -265,9 +272,19 @@ func (c *cachedFile) send(whole bool, store []engine.Extent) error {
 		}
 		whole = true
 	}
-	if whole && c.read.Swap(false) {
-		return c.notify(0, 0)
+	if !whole {
+		return nil
 	}
+	var gen int64
+	if c.view != nil {
+		gen = c.view.Generation() // before the drop: pages read during it may be of this layout
+	}
+	if c.read.Swap(false) {
+		if err := c.notify(0, 0); err != nil {
+			return err
+		}
+	}
+	c.since = gen
 	return nil
 }
 
@@ -278,6 +295,9 @@ func (c *cachedFile) fileRanges(store []engine.Extent) ([]engine.Extent, bool) {
 		return store, len(store) <= maxRanges
 	}
 	snap := c.view.Snapshot()
+	if snap.Generation != c.since {
+		return nil, false // pages of an older layout may be cached: drop them all
+	}
 	if !snap.Pinned {
 		return store, len(store) <= maxRanges // the identity shows store page p at view page p
 	}

@@ -25,16 +25,28 @@ var (
 	_ = (fusefs.NodeFsyncer)((*dataNode)(nil))
 )
 
-// Open serves data with direct I/O: every read comes to the daemon, so a descriptor already
-// open sees every change at once (only mappings go through the page cache, which the
-// notifiers keep exact: cache.go).
+// Open serves data as every store file (openFlags): a reader from the page cache, a writer
+// with direct I/O.
 func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		if errno := n.truncate(ctx, 0); errno != 0 {
 			return nil, 0, errno
 		}
 	}
-	return nil, fuse.FOPEN_DIRECT_IO, 0
+	return nil, openFlags(flags), 0
+}
+
+// openFlags is how data and every view are opened. A read-only open is served from the page
+// cache, kept across opens (FOPEN_KEEP_CACHE): the notifiers drop exactly what every change
+// made stale before the change is acknowledged (cache.go), so a read that begins after a
+// write, a truncate or a layout returned sees it. A writer is served with direct I/O (each
+// write(2) comes to the daemon at once, and returns once every cache shows it) and keeps the
+// cache too (without KEEP_CACHE the kernel would drop the whole file's pages at every open).
+func openFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return fuse.FOPEN_KEEP_CACHE
+	}
+	return fuse.FOPEN_DIRECT_IO | fuse.FOPEN_KEEP_CACHE
 }
 
 // Read replies straight from the linear mapping of the store (see
@@ -50,9 +62,13 @@ func (n *dataNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, o
 	return leased(l, dest), 0
 }
 
+// Write stores data. A refused write (the store full) drops the file's cached pages: a
+// writeback of a mapping that failed leaves the process's bytes in the page cache, which the
+// store does not hold.
 func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
 	k, err := n.root.e.WriteData(data, off)
 	if err != nil {
+		n.c.queueWhole()
 		return uint32(k), toErrno(err)
 	}
 	return uint32(k), 0

@@ -288,7 +288,11 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 			// so `> layout` and `cp f data` are one step; mmap of the direct-IO view and data
 			// is allowed (kernel >= 6.6).
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DIRECT_IO_ALLOW_MMAP,
-			PanicHandler:      mo.PanicHandler,
+			// The daemon alone decides what the kernel's page cache drops (cache.go): the
+			// kernel's own guess, the whole file whenever its mtime changes, would only drop
+			// pages that are exact.
+			ExplicitDataCacheControl: true,
+			PanicHandler:             mo.PanicHandler,
 		},
 	}
 	if mo.AllowOther {

@@ -25,6 +25,7 @@ import (
 	"github.com/nlfs/nlfs/engine"
 
 	"github.com/nlfs/nlfs/internal/fusetest"
+	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/run"
 )
 
@@ -189,7 +190,7 @@ var fuzzSeeds = []string{
 // layout in force, whichever it is, takes writes through mappings too, and nothing an input
 // does can hang them.
 func FuzzLayoutWrite(f *testing.F) {
-	requireFUSE(f)
+	testenv.RequireFUSE(f)
 	for i, s := range fuzzSeeds {
 		f.Add([]byte(s), []byte{})
 		f.Add([]byte(s), []byte{byte(i % 5), 2, 0})

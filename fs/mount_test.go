@@ -2,9 +2,9 @@ package fs
 
 import (
 	"bytes"
-	"log"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -13,7 +13,7 @@ import (
 	"github.com/nlfs/nlfs/internal/fusetest"
 )
 
-// TestMain lets the test binary double as a client process (see client.go):
+// TestMain lets the test binary double as a client process (see client_test.go):
 // clients that mmap the mount must not live in the serving process.
 func TestMain(m *testing.M) {
 	if name := os.Getenv(clientEnv); name != "" {
@@ -24,10 +24,8 @@ func TestMain(m *testing.M) {
 
 // The shared helpers of the tests that mount nlfs in their own process (internal/fusetest).
 var (
-	requireFUSE = fusetest.RequireFUSE
-	recordConn  = fusetest.RecordConn
-	watchdog    = fusetest.Watchdog
-	abortMount  = fusetest.AbortMount
+	watchdog   = fusetest.Watchdog
+	abortMount = fusetest.AbortMount
 	// sh runs a shell command line in a child process in the mount, under a watchdog;
 	// shErr returns its failure instead.
 	sh    = fusetest.Sh
@@ -36,56 +34,36 @@ var (
 
 const shTimeout = fusetest.ShTimeout
 
-// testMount mounts an engine made from opts on a temporary directory and
-// unmounts it when the test ends. FUSE traces go to the test log with
-// NLFS_TEST_DEBUG=1; a panic in a handler fails the test.
+// testMount mounts an engine made from opts on a temporary directory and unmounts it when the
+// test ends (fusetest.Mount).
 func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	t.Helper()
-	requireFUSE(t)
-	mnt := t.TempDir()
-	e, err := engine.New(opts)
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
-	srv, root, err := Mount(mnt, e, MountOptions{
-		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
-		Logger: log.New(testWriter{t}, "", 0),
-		PanicHandler: func(p any) fuse.Status {
-			t.Errorf("panic in FUSE handler: %v", p)
-			return fuse.EIO
-		},
-		wrapRaw: plantable,
-	})
-	if err != nil {
-		e.Close()
-		t.Fatalf("Mount: %v", err)
-	}
-	recordConn(t, mnt)
-	t.Cleanup(func() {
-		if err := srv.Unmount(); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
+	return fusetest.Mount(t, opts, func(mnt string, e *engine.Engine, o fusetest.Options) (*fuse.Server, func(), error) {
+		srv, root, err := Mount(mnt, e, MountOptions{Debug: o.Debug, Logger: o.Logger, PanicHandler: o.PanicHandler, wrapRaw: plantable})
+		if err != nil {
+			return nil, nil, err
 		}
-		srv.Wait()
-		root.Close()
-		e.Close()
-		if n, last := root.WaitsRefused(); n > 0 {
-			t.Errorf("the wait rule refused %d waits (a request waited where it must not); the last: %s", n, last)
-		}
+		testRoots.Store(mnt, root)
+		return srv, func() {
+			testRoots.Delete(mnt)
+			root.Close()
+			if n, last := root.WaitsRefused(); n > 0 {
+				t.Errorf("the wait rule refused %d waits (a request waited where it must not); the last: %s", n, last)
+			}
+		}, nil
 	})
-	return mnt, e
 }
 
-type testWriter struct{ t *testing.T }
+// testRoots holds the root of each test mount, by mountpoint (rootOf).
+var testRoots sync.Map
 
-func (w testWriter) Write(p []byte) (int, error) {
-	line := strings.TrimRight(string(p), "\n")
-	w.t.Log(line)
-	// Reads reply from slices of the mappings; a splice attempt means a
-	// reply went the slow way (a wasted pipe, then a copy).
-	if strings.Contains(line, "trySplice") {
-		w.t.Errorf("a read reply was spliced: %s", line)
+// rootOf returns the root serving test mount mnt.
+func rootOf(t *testing.T, mnt string) *Root {
+	r, ok := testRoots.Load(mnt)
+	if !ok {
+		t.Fatalf("%s is not a test mount", mnt)
 	}
-	return len(p), nil
+	return r.(*Root)
 }
 
 // status parses the status file into its keys.

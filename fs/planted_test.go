@@ -3,6 +3,7 @@ package fs
 import (
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -16,6 +17,8 @@ var planted struct {
 	every   atomic.Int64 // 0: unarmed; N: every Nth WRITE of data or a view is dropped
 	seen    atomic.Int64 // such WRITEs since it was armed
 	dropped atomic.Int64 // WRITEs dropped since the test binary started
+	// beforeWrite, if set, runs before each WRITE of data or a view is passed on.
+	beforeWrite atomic.Pointer[func()]
 }
 
 // dropAcknowledgedWrites arms the layer on every test mount of the process until restore
@@ -53,10 +56,10 @@ func (d *droppingFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name strin
 	return st
 }
 
-// drop tells whether this WRITE is to be dropped.
+// drop tells whether this WRITE is to be dropped, after running beforeWrite if it is set.
 func (d *droppingFS) drop(in *fuse.WriteIn) bool {
-	n := planted.every.Load()
-	if n == 0 {
+	n, before := planted.every.Load(), planted.beforeWrite.Load()
+	if n == 0 && before == nil {
 		return false
 	}
 	d.top.Do(func() {
@@ -68,7 +71,10 @@ func (d *droppingFS) drop(in *fuse.WriteIn) bool {
 	d.mu.Lock()
 	store := d.stores[in.NodeId]
 	d.mu.Unlock()
-	if !store || planted.seen.Add(1)%n != 0 {
+	if store && before != nil && in.WriteFlags&fuse.WRITE_CACHE == 0 {
+		(*before)() // never for a writeback: its pages are under writeback until the reply
+	}
+	if !store || n == 0 || planted.seen.Add(1)%n != 0 {
 		return false
 	}
 	planted.dropped.Add(1)
@@ -91,4 +97,53 @@ func (d *droppingFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]b
 		return uint32(n), fuse.OK
 	}
 	return d.RawFileSystem.Writev(cancel, in, data)
+}
+
+// Planted faults of the cache notifications, to prove the stale-page check catches them
+// (TestStressCatchesCacheFaults).
+
+// skippingNotifier passes a file's notifications on but drops every Nth one of a range (a
+// whole-file drop always goes: layouts stay exact), answering it as sent.
+type skippingNotifier struct {
+	contentNotifier
+	every int64
+	seen  atomic.Int64
+}
+
+func (s *skippingNotifier) NotifyContent(off, length int64) syscall.Errno {
+	if length > 0 && s.seen.Add(1)%s.every == 0 {
+		return 0
+	}
+	return s.contentNotifier.NotifyContent(off, length)
+}
+
+// plantNotifier puts wrap around the notifier of c (the main view's, or data's).
+func plantNotifier(c *cachedFile, wrap func(contentNotifier) contentNotifier) (restore func()) {
+	c.n.sendMu.Lock()
+	inner := c.inode
+	c.inode = wrap(inner)
+	c.n.sendMu.Unlock()
+	return func() {
+		c.n.sendMu.Lock()
+		c.inode = inner
+		c.n.sendMu.Unlock()
+	}
+}
+
+// plantEarlyInvalidation drops c's pages before every write(2) of data or a view reaches the
+// daemon, and none after: the order that lets a read between the two put the old bytes back
+// in the cache.
+func plantEarlyInvalidation(c *cachedFile) (restore func()) {
+	undo := plantNotifier(c, func(n contentNotifier) contentNotifier { return &skippingNotifier{contentNotifier: n, every: 1} })
+	early := func() {
+		c.n.sendMu.Lock()
+		n := c.inode.(*skippingNotifier).contentNotifier
+		c.n.sendMu.Unlock()
+		n.NotifyContent(0, 0)
+	}
+	planted.beforeWrite.Store(&early)
+	return func() {
+		planted.beforeWrite.Store(nil)
+		undo()
+	}
 }

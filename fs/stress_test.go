@@ -66,8 +66,10 @@ import (
 // writer's check, the initial content names its page). Half of them read through read-write
 // descriptors, which the mount serves with direct I/O: each read(2) is one READ (the mount's
 // max_read holds the whole view), served under one layout, which the whole read must fit.
-// The others read through read-only descriptors, which the mount may serve from the page
-// cache, refilled page by page: each page must fit one of the layouts on its own. Neither may
+// The others read through read-only descriptors, which the mount serves from the page cache
+// (the test asserts they make far fewer READs than reads), refilled page by page: each page
+// must fit one of the layouts on its own. TestStressCatchesCacheFaults plants a cache that
+// is not kept exact. Neither may
 // show a page older than the last write of its store page acknowledged before the read began.
 //
 // Stores through mappings. A store of a page through a mapping is not one event: whatever
@@ -96,7 +98,7 @@ func TestStress(t *testing.T) {
 		}
 	}
 	s := startStress(t, stressReaders)
-	// A hang fails with every goroutine's stack, not at the test binary's timeout (stress.sh
+	// A hang fails with every goroutine's stack, not at the test binary's timeout (scripts/stress.sh
 	// runs without one). The mount's connection is aborted first: a process that dies with
 	// files open on its own mount would hang in exit, flushing them to itself.
 	watchdog := time.AfterFunc(d+2*time.Minute+30*time.Second, func() {
@@ -125,6 +127,13 @@ func TestStress(t *testing.T) {
 		if s.acked[k].Load() == 0 {
 			t.Errorf("no %s write was acknowledged: that writer does not work", stressKindNames[k])
 		}
+	}
+	// The read-only readers really read from the page cache: the READs of view beyond the
+	// direct readers' (one each) and the mappers' faults are far fewer than their reads.
+	cached, misses := s.reads[0].Load(), s.viewREADs.Load()-s.reads[1].Load()
+	t.Logf("read-only reads of view: %d; READs of view besides the direct readers': %d", cached, misses)
+	if cached == 0 || misses*2 > cached {
+		t.Errorf("the read-only readers made %d reads and the daemon served %d READs of view besides the direct readers': the page cache is not used", cached, misses)
 	}
 	if end.goroutines > base.goroutines+10 {
 		t.Errorf("goroutines grew from %d to %d", base.goroutines, end.goroutines)
@@ -207,6 +216,43 @@ func TestStressCatchesLayoutFaults(t *testing.T) {
 	}
 }
 
+// TestStressCatchesCacheFaults proves that the readers through read-only descriptors, which
+// the mount serves from the page cache, catch a cache the daemon does not keep exact, with
+// the whole workload running: one invalidation of a range of view in twenty skipped (the
+// daemon answers the write as if it were sent), and every invalidation of view sent before
+// the write reaches the store instead of after (a read between the two puts the old bytes
+// back). Each run must be caught by the stale-page check.
+func TestStressCatchesCacheFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(*cachedFile) (restore func())
+		kinds int // the writers' kinds of write: the first kinds of stressKindNames
+	}{
+		{"one range invalidation in 20 skipped", func(c *cachedFile) func() {
+			return plantNotifier(c, func(n contentNotifier) contentNotifier { return &skippingNotifier{contentNotifier: n, every: 20} })
+		}, stressKinds},
+		// write(2) only: the early invalidation cannot be sent from a writeback WRITE (its
+		// pages are under writeback until the reply), and a store through a mapping would
+		// then go uninvalidated, which is the other fault.
+		{"invalidation before the write", plantEarlyInvalidation, kindView + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStress(t, stressReaders)
+			s.plant, s.kinds = plantCacheFault, tc.kinds
+			restore := tc.plant(rootOf(t, s.mnt).viewCaches()[0])
+			s.run(stressUntil(30 * time.Second))
+			restore()
+			if s.caught == "" {
+				t.Fatalf("30 s of the workload with the fault planted, and no check caught it (%s)", s.report(tc.name))
+			}
+			if !strings.Contains(s.caught, "was acknowledged before the read") {
+				t.Fatalf("caught by another check than the stale-page one: %s", s.caught)
+			}
+			t.Logf("caught: %s", s.caught)
+		})
+	}
+}
+
 // stressPlant is a fault planted in the stress workload, to prove a check.
 type stressPlant int
 
@@ -214,6 +260,7 @@ const (
 	plantNothing      stressPlant = iota
 	plantEarlyConfirm             // the flipper confirms each layout before writing it
 	plantSplitReads               // direct-I/O readers read in two halves, checked as one read
+	plantCacheFault               // the view's cache is not kept exact (planted_test.go)
 )
 
 // stressPlantedLosses is how many planted losses TestStressCatchesPlantedLoss waits for.
@@ -371,6 +418,9 @@ type stress struct {
 	e   *engine.Engine
 	// readers and writers are how many of each run.
 	readers, writers int
+	// kinds is how many kinds of write the writers make (the first ones of
+	// stressKindNames).
+	kinds int
 	// plant is the fault planted in the workload, if any; caught is then the first failure
 	// the checks found (instead of failing the test).
 	plant  stressPlant
@@ -397,6 +447,7 @@ type stress struct {
 	failed atomic.Bool
 
 	reads                            [2]atomic.Int64 // by the page cache (read-only), by direct I/O
+	viewREADs                        atomic.Int64    // READs of view the daemon served
 	pagesRead, pagesPlaced, observed atomic.Int64
 	acked                            [stressKinds]atomic.Int64
 	checks, resolved                 atomic.Int64
@@ -411,7 +462,12 @@ func startStress(t *testing.T, readers int) *stress {
 		copy(initial[p*int64(pageSize):], encodeStressPage(initialTag(p)))
 	}
 	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(initial)})
-	s := &stress{t: t, mnt: mnt, e: e, readers: readers, writers: stressWriters}
+	s := &stress{t: t, mnt: mnt, e: e, readers: readers, writers: stressWriters, kinds: stressKinds}
+	t.Cleanup(e.Subscribe(func(ev engine.Event) {
+		if ev.Kind == engine.ViewRead {
+			s.viewREADs.Add(1)
+		}
+	}))
 	for p := range int64(stressPages) {
 		s.lastPage[p] = encodeStressPage(initialTag(p))
 	}
@@ -759,7 +815,7 @@ func (s *stress) writer(w int, maps [2]*mapperClient, stop func() bool) {
 	buf := make([]byte, stressPages*pageSize)
 	rng := rand.New(rand.NewPCG(uint64(w)+100, uint64(time.Now().UnixNano())))
 	for !stop() {
-		kind := rng.IntN(stressKinds)
+		kind := rng.IntN(s.kinds)
 		idx := int64(2*rng.IntN((stressPages+1-w)/2) + w)
 		s.mu.Lock()
 		s.writes[w] = append(s.writes[w], stressWrite{kind: kind, idx: idx, landed: -1})

@@ -30,10 +30,10 @@ var (
 	_ = (fusefs.NodeReleaser)((*viewNode)(nil))
 )
 
-// Open serves view with direct I/O, as data (dataNode.Open).
+// Open serves view as data (openFlags).
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	n.opens.opened()
-	return viewHandle{}, fuse.FOPEN_DIRECT_IO, 0
+	return viewHandle{}, openFlags(flags), 0
 }
 
 // viewHandle is an open of view. It holds nothing, but go-fuse sends RELEASE to a node only
@@ -57,9 +57,12 @@ func (n *viewNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, o
 	return leased(l, dest), 0
 }
 
+// Write stores data through the view; a refused write drops the file's cached pages, as
+// dataNode.Write.
 func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
 	k, err := n.v.WriteView(data, off)
 	if err != nil {
+		n.c.queueWhole()
 		return uint32(k), toErrno(err)
 	}
 	return uint32(k), 0

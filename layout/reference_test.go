@@ -8,8 +8,8 @@ import (
 	"github.com/nlfs/nlfs/run"
 )
 
-// refParse is a deliberately naive reading of the layout language, written from DESIGN.md apart
-// from the Parser: it splits lines and words, expands every entry into pages and applies remap lines
+// refParse is a deliberately naive reading of the layout language, written from docs/layout.md
+// apart from the Parser: it splits lines and words, expands every entry into pages and applies remap lines
 // one page at a time. It only says whether the text is valid and which pages it shows, so that the
 // property and fuzz tests can compare Parse against it. It suits small limits only.
 func refParse(src string, lim Limits) (pages []int64, identity, ok bool) {

@@ -311,7 +311,7 @@ func TestVMABudget(t *testing.T) {
 	}
 	t.Run("exact", func(t *testing.T) {
 		// Pretend max_map_count leaves room for 5 runs.
-		setSeam(t, &readMaxMapCount, func() (int64, error) {
+		setSeam(t, &seams.maxMapCount, func() (int64, error) {
 			n, err := countVMAs()
 			return n + vmaMargin + 5, err
 		})
@@ -398,7 +398,7 @@ func runInChild(t *testing.T, env string, child func(*testing.T)) {
 func kernelLimitChild(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	const big = 70000
-	setSeam(t, &readMaxMapCount, func() (int64, error) { return 1 << 40, nil })
+	setSeam(t, &seams.maxMapCount, func() (int64, error) { return 1 << 40, nil })
 	m := newMapper(t, Remap)
 	if err := m.Truncate(big * ps); err != nil {
 		t.Fatal(err)

@@ -13,14 +13,14 @@ const vmaMargin = 1024
 
 // probe calls remap_file_pages once on a scratch two-page mapping of the (empty) store. The
 // pages lie past EOF and are never touched.
-func probe(fd int) error {
+func (s *Store) probe() error {
 	ps := uintptr(pageSize)
-	base, err := mmapPtr(fd, 0, nil, 2*ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	base, err := s.k.Mmap(s.fd, 0, nil, 2*ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("scratch mapping: %w", err)
 	}
-	defer munmapPtr(base, 2*ps)
-	return remapFilePages(uintptr(base), ps, 0, 1, unix.MAP_NONBLOCK)
+	defer unix.MunmapPtr(base, 2*ps)
+	return s.k.RemapFilePages(uintptr(base), ps, 0, 1, unix.MAP_NONBLOCK)
 }
 
 // mappingBackend returns the backend used for a view that fits the VMA budget, and why.
@@ -34,8 +34,8 @@ func (s *Store) mappingBackend() (Backend, string) {
 // vmaBudget returns how many VMAs a new mapping may use: vm.max_map_count minus the VMAs the
 // process holds now (which include every view's mapping in force, the one being replaced
 // too: old and new both exist during the swap) minus a safety margin.
-func vmaBudget() (budget int64, detail string, err error) {
-	maxCount, err := readMaxMapCount()
+func (s *Store) vmaBudget() (budget int64, detail string, err error) {
+	maxCount, err := s.k.MaxMapCount()
 	if err != nil {
 		return 0, "", fmt.Errorf("read vm.max_map_count: %w", err)
 	}
@@ -56,7 +56,7 @@ func (s *Store) chooseBackend(nruns int64) (Backend, string, error) {
 	if b == Gather || nruns == 0 {
 		return b, reason, nil
 	}
-	budget, detail, err := vmaBudget()
+	budget, detail, err := s.vmaBudget()
 	if err != nil {
 		if s.forced == Auto {
 			return Gather, fmt.Sprintf("cannot budget VMAs (%v), using gather", err), nil

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // refusals are the answers of kernels and sandboxes that refuse
@@ -18,7 +19,7 @@ var refusals = []syscall.Errno{syscall.ENOSYS, syscall.EPERM}
 // failRemapAlways makes every remap_file_pages call fail with errno.
 func failRemapAlways(t testing.TB, errno syscall.Errno) *int {
 	calls := new(int)
-	setSeam(t, &remapFilePages, func(addr, size uintptr, prot int, pgoff uintptr, flags int) error {
+	setSeam(t, &seams.remap, func(addr, size uintptr, prot int, pgoff uintptr, flags int) error {
 		*calls++
 		return errno
 	})
@@ -57,13 +58,14 @@ func TestProbeRefusedFallsBackToMmap(t *testing.T) {
 // its mind), auto builds the layout with mmap instead, and the view is never
 // lost; a forced remap reports the error and keeps the previous view.
 func TestRemapRefusedLaterFallsBack(t *testing.T) {
+	testenv.RequireRemapFilePages(t)
 	for _, errno := range refusals {
 		t.Run("auto/"+errno.Error(), func(t *testing.T) {
 			m := newMapper(t, Auto)
 			fillStore(t, m, 16)
 			apply(t, m, reverse(16))
 			if st := m.Status(); st.Backend != Remap {
-				cannotRun(t, "remap_file_pages does not work here: %+v", st)
+				t.Fatalf("remap_file_pages works here, yet auto does not use it: %+v", st)
 			}
 			mappings := storeMappings(t)
 			calls := failRemapAlways(t, errno)
@@ -112,47 +114,6 @@ func TestRemapRefusedLaterFallsBack(t *testing.T) {
 	}
 }
 
-// TestFaultHooks checks the exported hooks the layers above use: with
-// nothing armed every call passes; an armed fault fails exactly the calls it
-// says, and disarming restores them.
-func TestFaultHooks(t *testing.T) {
-	// The hooks replace the seams; put them back for the other tests.
-	setSeam(t, &remapFilePages, remapFilePages)
-	setSeam(t, &mmapPtr, mmapPtr)
-	setSeam(t, &pwrite, pwrite)
-	setSeam(t, &copyIn, copyIn)
-	setSeam(t, &readMaxMapCount, readMaxMapCount)
-	t.Cleanup(func() { faults.once = sync.Once{} })
-	EnableFaultInjection()
-	m := newMapper(t, Auto)
-	fillStore(t, m, 4)
-	before := FaultsInjected()
-	disarm := SetFault(Fault{Op: FaultPwrite, Errno: syscall.ENOSPC, Skip: 1, Count: 1})
-	if _, err := m.WriteData(pageContent(0), 0); err != nil {
-		t.Fatalf("skipped call failed: %v", err)
-	}
-	_, err := m.WriteData(pageContent(9), 5*ps)
-	wantErrno(t, err, syscall.ENOSPC)
-	if m.DataSize() != 4*ps {
-		t.Fatalf("a failed growing write left the store at %d bytes", m.DataSize())
-	}
-	if _, err := m.WriteData(pageContent(1), ps); err != nil {
-		t.Fatalf("the fault was for one call only: %v", err)
-	}
-	disarm()
-	if got := FaultsInjected() - before; got != 1 {
-		t.Fatalf("%d faults injected, want 1", got)
-	}
-	restore := PretendMaxMapCount(123456789)
-	if n, _ := readMaxMapCount(); n != 123456789 {
-		t.Fatalf("pretended max_map_count reads %d", n)
-	}
-	restore()
-	if n, _ := readMaxMapCount(); n == 123456789 {
-		t.Fatal("max_map_count still pretended after restore")
-	}
-}
-
 // TestAutoAtKernelVMALimit drives auto into the kernel's real VMA limit
 // (the budget is fooled into allowing 70000 runs): the ENOMEM must turn
 // into the gather backend, with the view right, the previous one unmapped
@@ -165,7 +126,7 @@ func TestAutoAtKernelVMALimit(t *testing.T) {
 func autoLimitChild(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	const big = 70000
-	setSeam(t, &readMaxMapCount, func() (int64, error) { return 1 << 40, nil })
+	setSeam(t, &seams.maxMapCount, func() (int64, error) { return 1 << 40, nil })
 	m := newMapper(t, Auto)
 	if m.Status().Backend == Gather {
 		t.Fatalf("auto starts with gather: %+v", m.Status())

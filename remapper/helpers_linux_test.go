@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -19,18 +19,6 @@ import (
 var ps = PageSize()
 
 var mappedBackends = []Backend{Remap, MMap, Gather}
-
-// cannotRun ends a test whose precondition does not hold on this machine (remap_file_pages
-// refused, no /proc/self/pagemap): a skip where that can be, but a failure under
-// NLFS_REQUIRE_FUSE=1, as in CI, where every test must run: a CI machine that lost the
-// precondition would otherwise pass with the test silently gone.
-func cannotRun(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-		t.Fatalf("NLFS_REQUIRE_FUSE=1 but this test cannot run: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // pageContent is the content of store page n in tests: every 8-byte word holds n+1, so each
 // page read identifies itself and a zero page (id -1) is told apart from page 0.
@@ -208,19 +196,74 @@ func mapsOffset(t testing.TB, addr unsafe.Pointer) string {
 	return strings.Fields(lines[0])[2]
 }
 
-// setSeam replaces a fault-injection seam for the duration of the test.
-func setSeam[T any](t testing.TB, seam *T, v T) {
+// seams is the Kernel of the stores these tests make (New): the kernel's own calls, except
+// those a test replaced for its duration with setSeam (as failRemapAt and failMmapAt do).
+var seams = &testKernel{}
+
+// testKernel is a Kernel whose calls can be replaced one by one; a nil field is the kernel's.
+type testKernel struct {
+	LinuxKernel
+	mu          sync.Mutex // guards the fields below
+	remap       func(addr, size uintptr, prot int, pgoff uintptr, flags int) error
+	mmap        func(fd int, off int64, addr unsafe.Pointer, length uintptr, prot, flags int) (unsafe.Pointer, error)
+	pwrite      func(fd int, p []byte, off int64) (int, error)
+	maxMapCount func() (int64, error)
+}
+
+// seam returns the replacement of a call, nil if there is none.
+func seam[T any](k *testKernel, f *T) T {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return *f
+}
+
+func (k *testKernel) RemapFilePages(addr, size uintptr, prot int, pgoff uintptr, flags int) error {
+	if f := seam(k, &k.remap); f != nil {
+		return f(addr, size, prot, pgoff, flags)
+	}
+	return k.LinuxKernel.RemapFilePages(addr, size, prot, pgoff, flags)
+}
+
+func (k *testKernel) Mmap(fd int, off int64, addr unsafe.Pointer, length uintptr, prot, flags int) (unsafe.Pointer, error) {
+	if f := seam(k, &k.mmap); f != nil {
+		return f(fd, off, addr, length, prot, flags)
+	}
+	return k.LinuxKernel.Mmap(fd, off, addr, length, prot, flags)
+}
+
+func (k *testKernel) Pwrite(fd int, p []byte, off int64) (int, error) {
+	if f := seam(k, &k.pwrite); f != nil {
+		return f(fd, p, off)
+	}
+	return k.LinuxKernel.Pwrite(fd, p, off)
+}
+
+func (k *testKernel) MaxMapCount() (int64, error) {
+	if f := seam(k, &k.maxMapCount); f != nil {
+		return f()
+	}
+	return k.LinuxKernel.MaxMapCount()
+}
+
+// setSeam replaces one of seams' calls (a field of it) for the duration of the test.
+func setSeam[T any](t testing.TB, field *T, v T) {
 	t.Helper()
-	old := *seam
-	*seam = v
-	t.Cleanup(func() { *seam = old })
+	seams.mu.Lock()
+	old := *field
+	*field = v
+	seams.mu.Unlock()
+	t.Cleanup(func() {
+		seams.mu.Lock()
+		*field = old
+		seams.mu.Unlock()
+	})
 }
 
 // failRemapAt makes the k-th remap_file_pages call from now fail with errno; it returns a
 // pointer to the number of calls made.
 func failRemapAt(t testing.TB, k int, errno syscall.Errno) *int {
 	calls := new(int)
-	setSeam(t, &remapFilePages, func(addr, size uintptr, prot int, pgoff uintptr, flags int) error {
+	setSeam(t, &seams.remap, func(addr, size uintptr, prot int, pgoff uintptr, flags int) error {
 		*calls++
 		if *calls == k {
 			return errno
@@ -233,7 +276,7 @@ func failRemapAt(t testing.TB, k int, errno syscall.Errno) *int {
 // failMmapAt makes the k-th mmap call from now fail with errno.
 func failMmapAt(t testing.TB, k int, errno syscall.Errno) *int {
 	calls := new(int)
-	setSeam(t, &mmapPtr, func(fd int, off int64, addr unsafe.Pointer, length uintptr, prot, flags int) (unsafe.Pointer, error) {
+	setSeam(t, &seams.mmap, func(fd int, off int64, addr unsafe.Pointer, length uintptr, prot, flags int) (unsafe.Pointer, error) {
 		*calls++
 		if *calls == k {
 			return nil, errno

@@ -253,7 +253,7 @@ func (v *View) writeLocked(src []byte, storeOff, viewOff int64) (int, error) {
 			if s.roomLocked(page*pageSize, (page+1)*pageSize) <= page*pageSize {
 				return 0, fmt.Errorf("the store's size limit is %d pages: %w", s.limit, syscall.ENOSPC)
 			}
-			if err := fallocate(s.fd, unix.FALLOC_FL_KEEP_SIZE, page*pageSize, pageSize); err != nil {
+			if err := unix.Fallocate(s.fd, unix.FALLOC_FL_KEEP_SIZE, page*pageSize, pageSize); err != nil {
 				return 0, fmt.Errorf("allocate store page %d: %w", page, err)
 			}
 			s.written.add(page, page+1)

@@ -193,7 +193,7 @@ func TestStoreMappingGrowthFailure(t *testing.T) {
 // VMA budget small enough that some go to gather, against the three forced backends: every
 // view reads the same, copied and leased.
 func TestDifferentialBudget(t *testing.T) {
-	setSeam(t, &readMaxMapCount, func() (int64, error) {
+	setSeam(t, &seams.maxMapCount, func() (int64, error) {
 		n, err := countVMAs()
 		return n + vmaMargin + 50, err // room for 50 runs beside what is mapped now
 	})

@@ -7,8 +7,12 @@ type Mapper struct {
 	*View
 }
 
-// New makes a Mapper: a new store and its first view.
+// New makes a Mapper: a new store and its first view. Its Kernel, unless opts names one, is
+// seams.
 func New(opts Options) (*Mapper, error) {
+	if opts.Kernel == nil {
+		opts.Kernel = seams
+	}
 	s, err := NewStore(opts)
 	if err != nil {
 		return nil, err

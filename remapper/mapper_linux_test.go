@@ -406,7 +406,7 @@ func TestWriteDataENOSPC(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b Backend, m *Mapper) {
 		fillStore(t, m, 1)
 		calls := 0
-		setSeam(t, &pwrite, func(fd int, p []byte, off int64) (int, error) {
+		setSeam(t, &seams.pwrite, func(fd int, p []byte, off int64) (int, error) {
 			calls++
 			if calls == 1 {
 				return 0, syscall.ENOSPC

@@ -35,7 +35,8 @@
 // The files: store_linux.go (the store, its size and its writes), backend_linux.go (which
 // backend serves a layout: the probe and the VMA budget), view_linux.go (building a view and
 // swapping it in), io_linux.go (reads and writes through views, leases), status_linux.go
-// (what the kernel holds), prefault_linux.go, frames_linux.go, syscall_linux.go.
+// (what the kernel holds), prefault_linux.go, frames_linux.go, kernel_linux.go (the calls a
+// Store makes, which tests replace to make them fail), syscall_linux.go.
 package remapper
 
 import "fmt"
@@ -70,6 +71,8 @@ type Options struct {
 	// tmpfs size=: a write that needs pages beyond it writes what fits and fails with
 	// ENOSPC. 0 means no bound.
 	SizeLimit int64
+	// Kernel makes the Store's system calls; nil means the kernel itself (LinuxKernel).
+	Kernel Kernel
 }
 
 // Status describes a view in force.

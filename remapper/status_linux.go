@@ -14,7 +14,7 @@ func (v *View) Status() Status {
 		ViewAddr:  uintptr(v.cur.base),
 		Layouts:   v.layouts,
 	}
-	if n, err := readMaxMapCount(); err == nil {
+	if n, err := s.k.MaxMapCount(); err == nil {
 		st.MaxMapCount = n
 	}
 	st.VMAs = int64(len(v.mapsLinesLocked()))

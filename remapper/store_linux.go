@@ -43,6 +43,7 @@ type Store struct {
 	forced      Backend // Options.Backend (Auto unless forced)
 	mapped      Backend // the mapping backend Auto uses: Remap if the probe worked, else MMap
 	probeReason string  // why mapped was chosen
+	k           Kernel  // the kernel's calls (Options.Kernel)
 
 	applyMu sync.Mutex // serializes mapping changes; taken before mu
 
@@ -86,20 +87,23 @@ func NewStore(opts Options) (*Store, error) {
 	if opts.SizeLimit < 0 {
 		return nil, fmt.Errorf("size limit %d: %w", opts.SizeLimit, syscall.EINVAL)
 	}
-	s := &Store{path: opts.Path, forced: b, limit: pagesFor(opts.SizeLimit), kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	s := &Store{path: opts.Path, forced: b, limit: pagesFor(opts.SizeLimit), k: opts.Kernel, kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	if s.k == nil {
+		s.k = LinuxKernel{}
+	}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
 	var err error
-	if s.mem, s.memLen, err = mapStore(s.fd, uintptr(pagesFor(s.size)*pageSize), 0); err != nil {
+	if s.mem, s.memLen, err = s.mapStore(uintptr(pagesFor(s.size)*pageSize), 0); err != nil {
 		unix.Close(s.fd)
 		return nil, err
 	}
 	switch b {
 	case Auto, Remap:
-		if err := probe(s.fd); err != nil {
+		if err := s.probe(); err != nil {
 			if b == Remap {
-				_ = munmapPtr(s.mem, s.memLen)
+				_ = unix.MunmapPtr(s.mem, s.memLen)
 				unix.Close(s.fd)
 				return nil, fmt.Errorf("backend remap: remap_file_pages does not work here; use --backend auto or mmap: %w", err)
 			}
@@ -214,10 +218,10 @@ const minStoreLen = 1 << 30
 
 // mapStore returns a linear mapping of the store big enough for need bytes, growing
 // geometrically from old so that a store written in small pieces is remapped rarely.
-func mapStore(fd int, need, old uintptr) (unsafe.Pointer, uintptr, error) {
+func (s *Store) mapStore(need, old uintptr) (unsafe.Pointer, uintptr, error) {
 	length := max(need, 2*old, minStoreLen)
 	length = (length + uintptr(pageSize) - 1) &^ (uintptr(pageSize) - 1)
-	base, err := mmapPtr(fd, 0, nil, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	base, err := s.k.Mmap(s.fd, 0, nil, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, 0, fmt.Errorf("map store (%d bytes of address space): %w", length, err)
 	}
@@ -240,7 +244,7 @@ func (s *Store) Close() error {
 		v.closeLocked()
 	}
 	s.views = nil
-	_ = munmapPtr(s.mem, s.memLen)
+	_ = unix.MunmapPtr(s.mem, s.memLen)
 	s.mem, s.memLen = nil, 0
 	s.size = 0
 	if err := unix.Close(s.fd); err != nil {
@@ -323,7 +327,7 @@ func (s *Store) writeLocked(p []byte, off int64) (int, error) {
 		stop := min(end, spanEnd*pageSize)
 		chunk := p[cur-off : stop-off]
 		if in {
-			k, err := copyIn(mem(s.mem, cur, len(chunk)), chunk)
+			k, err := s.k.CopyIn(mem(s.mem, cur, len(chunk)), chunk)
 			n += k
 			if err != nil {
 				return n, err
@@ -332,7 +336,7 @@ func (s *Store) writeLocked(p []byte, off int64) (int, error) {
 			if fit := s.roomLocked(cur, stop); fit < stop {
 				// The pages this needs exceed the size limit: write what fits, then ENOSPC.
 				chunk = chunk[:fit-cur]
-				k, err := pwriteFull(s.fd, chunk, cur)
+				k, err := pwriteFull(s.k, s.fd, chunk, cur)
 				n += k
 				if k > 0 {
 					s.written.add(cur/pageSize, pagesFor(cur+int64(k)))
@@ -342,7 +346,7 @@ func (s *Store) writeLocked(p []byte, off int64) (int, error) {
 				}
 				return n, err
 			}
-			k, err := pwriteFull(s.fd, chunk, cur)
+			k, err := pwriteFull(s.k, s.fd, chunk, cur)
 			n += k
 			if k > 0 {
 				s.written.add(cur/pageSize, pagesFor(cur+int64(k)))
@@ -435,7 +439,7 @@ func (s *Store) resizeLocked(size int64) error {
 	var newMemLen uintptr
 	if need := uintptr(newPages) * uintptr(pageSize); need > s.memLen {
 		var err error
-		if newMem, newMemLen, err = mapStore(s.fd, need, s.memLen); err != nil {
+		if newMem, newMemLen, err = s.mapStore(need, s.memLen); err != nil {
 			undoViews()
 			return err
 		}
@@ -443,7 +447,7 @@ func (s *Store) resizeLocked(size int64) error {
 	undo := func() {
 		undoViews()
 		if newMem != nil {
-			_ = munmapPtr(newMem, newMemLen)
+			_ = unix.MunmapPtr(newMem, newMemLen)
 		}
 	}
 	if tail := s.size % pageSize; size > s.size && tail != 0 && s.written.has(s.size/pageSize) {
@@ -460,7 +464,7 @@ func (s *Store) resizeLocked(size int64) error {
 	}
 	s.size = size
 	if newMem != nil {
-		_ = munmapPtr(s.mem, s.memLen)
+		_ = unix.MunmapPtr(s.mem, s.memLen)
 		s.mem, s.memLen = newMem, newMemLen
 	}
 	for i, v := range rebuilt {

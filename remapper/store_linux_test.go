@@ -213,7 +213,7 @@ func equalIDs(a, b []int64) bool {
 // serves the second by gather and says why; when the first goes back to the identity, the
 // second can be mapped again.
 func TestSharedVMABudget(t *testing.T) {
-	maxCount, err := readMaxMapCount()
+	maxCount, err := LinuxKernel{}.MaxMapCount()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,22 +31,6 @@ var pageSize = int64(os.Getpagesize())
 // PageSize returns the size of a page (and so of a view or store page) in bytes.
 func PageSize() int64 { return pageSize }
 
-// Fault-injection seams: every mmap and remap_file_pages call the Store makes goes through
-// these, so tests can make the k-th call fail. Production code never changes them.
-var (
-	remapFilePages = RemapFilePages
-	mmapPtr        = unix.MmapPtr
-	munmapPtr      = unix.MunmapPtr
-	pwrite         = unix.Pwrite
-	fallocate      = unix.Fallocate
-	// copyIn copies into pages of the store that exist, through a mapping; fault injection
-	// treats it as a write into the store, like pwrite.
-	copyIn = func(dst, src []byte) (int, error) { return copy(dst, src), nil }
-	// readMaxMapCount reads vm.max_map_count; tests may pretend it is larger to drive the
-	// kernel into its real limit.
-	readMaxMapCount = func() (int64, error) { return readIntFile("/proc/sys/vm/max_map_count") }
-)
-
 func readIntFile(name string) (int64, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
@@ -110,30 +94,11 @@ func parseMapsRange(line []byte) (lo, hi uintptr, ok bool) {
 	return uintptr(a), uintptr(b), true
 }
 
-// preadFull reads len(p) bytes at off, retrying short reads and EINTR. Reading past the end of
-// the memfd is a caller bug; it reports io.ErrUnexpectedEOF.
-func preadFull(fd int, p []byte, off int64) error {
-	for len(p) > 0 {
-		n, err := unix.Pread(fd, p, off)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("pread at %d: unexpected end of store", off)
-		}
-		p, off = p[n:], off+int64(n)
-	}
-	return nil
-}
-
-// pwriteFull writes all of p at off, retrying short writes and EINTR.
-func pwriteFull(fd int, p []byte, off int64) (int, error) {
+// pwriteFull writes all of p at off with k's pwrite, retrying short writes and EINTR.
+func pwriteFull(k Kernel, fd int, p []byte, off int64) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := pwrite(fd, p[done:], off+int64(done))
+		n, err := k.Pwrite(fd, p[done:], off+int64(done))
 		if err == syscall.EINTR {
 			continue
 		}

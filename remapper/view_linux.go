@@ -41,7 +41,7 @@ type mapping struct {
 // does not fail at the VMA limit.
 func (m mapping) unmap() {
 	if m.base != nil {
-		_ = munmapPtr(m.base, m.length)
+		_ = unix.MunmapPtr(m.base, m.length)
 	}
 }
 
@@ -114,7 +114,7 @@ func (s *Store) identityMapping(pages int64) (mapping, error) {
 		return m, nil
 	}
 	length := uintptr(pages) * uintptr(pageSize)
-	base, err := mmapPtr(s.fd, 0, nil, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	base, err := s.k.Mmap(s.fd, 0, nil, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		if s.forced == Auto {
 			m.backend, m.reason = Gather, fmt.Sprintf("mmap of the %d-page identity view failed (%v), using gather", pages, err)
@@ -182,30 +182,30 @@ func (s *Store) buildMapping(b Backend, reason string, runs []run.Run, pages int
 		// One linear mapping of the store (it may extend past EOF: those pages are never
 		// touched), then one remap_file_pages per run not already in place. MAP_NONBLOCK
 		// keeps the kernel from populating the pages.
-		if base, err = mmapPtr(s.fd, 0, nil, length, rw, unix.MAP_SHARED); err != nil {
+		if base, err = s.k.Mmap(s.fd, 0, nil, length, rw, unix.MAP_SHARED); err != nil {
 			return mapping{}, fmt.Errorf("map %d view pages: %w", pages, err)
 		}
 		for i, r := range runs {
 			if r.File == r.View {
 				continue
 			}
-			err := remapFilePages(uintptr(base)+uintptr(r.View*pageSize), uintptr(r.Count*pageSize), 0, uintptr(r.File), unix.MAP_NONBLOCK)
+			err := s.k.RemapFilePages(uintptr(base)+uintptr(r.View*pageSize), uintptr(r.Count*pageSize), 0, uintptr(r.File), unix.MAP_NONBLOCK)
 			if err != nil {
-				_ = munmapPtr(base, length)
+				_ = unix.MunmapPtr(base, length)
 				return mapping{}, fmt.Errorf("remap view page %d (run %d of %d: %d pages from store page %d): %w",
 					r.View, i+1, len(runs), r.Count, r.File, err)
 			}
 		}
 	case MMap:
 		// Reserve the range, then map each run over it.
-		base, err = mmapPtr(-1, 0, nil, length, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		base, err = s.k.Mmap(-1, 0, nil, length, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 		if err != nil {
 			return mapping{}, fmt.Errorf("reserve %d view pages: %w", pages, err)
 		}
 		for i, r := range runs {
-			_, err := mmapPtr(s.fd, r.File*pageSize, unsafe.Add(base, r.View*pageSize), uintptr(r.Count*pageSize), rw, unix.MAP_SHARED|unix.MAP_FIXED)
+			_, err := s.k.Mmap(s.fd, r.File*pageSize, unsafe.Add(base, r.View*pageSize), uintptr(r.Count*pageSize), rw, unix.MAP_SHARED|unix.MAP_FIXED)
 			if err != nil {
-				_ = munmapPtr(base, length)
+				_ = unix.MunmapPtr(base, length)
 				return mapping{}, fmt.Errorf("mmap view page %d (run %d of %d: %d pages from store page %d): %w",
 					r.View, i+1, len(runs), r.Count, r.File, err)
 			}

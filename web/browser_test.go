@@ -9,7 +9,6 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/layout"
 )
 
@@ -29,22 +29,6 @@ var update = flag.Bool("update", false, "rewrite the screenshots docs/live-*.png
 // updating says whether the browser test writes its screenshots into docs/ (-update, or
 // NLFS_UPDATE_SCREENSHOTS=1).
 func updating() bool { return *update || os.Getenv("NLFS_UPDATE_SCREENSHOTS") == "1" }
-
-// requireChromium returns the browser's path; without one the test skips, or fails under
-// NLFS_REQUIRE_FUSE=1 (CI), where a browser test that skips would hide a missing install.
-func requireChromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-		t.Fatal("NLFS_REQUIRE_FUSE=1 but chromium is missing (apt-get install chromium)")
-	}
-	t.Skip("no chromium (apt-get install chromium)")
-	return ""
-}
 
 // waitLong bounds each wait for the page: far more than a fraction of a second, so that a
 // loaded machine does not fail the test, yet a page that does not follow does.
@@ -58,7 +42,7 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := requireChromium(t)
+	path := testenv.RequireChromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -173,7 +157,7 @@ func (b *browser) setEditor(text string) {
 		`(() => { const e = document.getElementById('editor'); e.focus(); e.value = %s; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, js)))
 }
 
-// screenshot takes the whole page as PNG and, when updating, keeps it in docs/name. The
+// screenshot takes the whole page as PNG and, when updating, keeps it as docs/NAME. The
 // viewport is first made as tall as the page (a full-page capture would resize it under the
 // mouse, ending a hover); settle then brings about what the picture should show.
 func (b *browser) screenshot(name string, settle func()) {
@@ -335,10 +319,10 @@ func midWordBreak(key string) string {
 //
 //	NLFS_UPDATE_SCREENSHOTS=1 go test ./web -run '^TestBrowser$' -count=1
 //
-// Without NLFS_UPDATE_SCREENSHOTS it fails when docs/live-*.png no longer shows what the page
-// draws (staleScreenshot).
+// Without NLFS_UPDATE_SCREENSHOTS it fails when docs/live-tlpi.png or docs/live-60k.png no
+// longer shows what the page draws (staleScreenshot).
 func TestBrowser(t *testing.T) {
-	requireChromium(t)
+	testenv.RequireChromium(t)
 	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(letters(3))})
 	s := newServer(t, e, Options{})
 	b := newBrowser(t)
@@ -574,7 +558,7 @@ func TestBrowser(t *testing.T) {
 			b.wait("the crosshair", `document.querySelectorAll('#picture .overlay .cross').length === 2`)
 			// A read of 20 MiB from 100 MiB in (view pages 25600-30719) lights its stretch of the
 			// view and the store pages behind it, across the store.
-			sh(t, mnt, "dd if=view of=/dev/null bs=1M skip=100 count=20 status=none")
+			sh(t, mnt, "dd if=view of=/dev/null bs=1M skip=100 count=20 iflag=direct status=none") // direct: exactly these 20 MiB reach the daemon, whatever the page cache holds
 			b.wait("activity bands", `document.querySelectorAll('#picture .overlay .flash.read').length > 0`)
 			b.freeze()
 			b.wait("the whole read told", `document.getElementById('totals').textContent.includes('20.0 MiB read')`)

@@ -2,8 +2,6 @@ package web
 
 import (
 	"bytes"
-	"log"
-	"strings"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -13,53 +11,23 @@ import (
 	"github.com/nlfs/nlfs/internal/fusetest"
 )
 
-// testMount mounts an engine made from opts on a temporary directory, in this process as the
-// daemon would, and unmounts it when the test ends. The mount is driven from child processes
-// (sh), never from this one: a client of the mount in the serving process can deadlock it.
+// testMount mounts an engine made from opts on a temporary directory and unmounts it when the
+// test ends (fusetest.Mount).
 func testMount(t *testing.T, opts engine.Options) (string, *engine.Engine) {
 	t.Helper()
-	requireFUSE(t)
-	mnt := t.TempDir()
-	e, err := engine.New(opts)
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
-	srv, root, err := fs.Mount(mnt, e, fs.MountOptions{
-		Logger: log.New(testWriter{t}, "", 0),
-		PanicHandler: func(p any) fuse.Status {
-			t.Errorf("panic in FUSE handler: %v", p)
-			return fuse.EIO
-		},
-	})
-	if err != nil {
-		e.Close()
-		t.Fatalf("Mount: %v", err)
-	}
-	recordConn(t, mnt)
-	t.Cleanup(func() {
-		if err := srv.Unmount(); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
+	return fusetest.Mount(t, opts, func(mnt string, e *engine.Engine, o fusetest.Options) (*fuse.Server, func(), error) {
+		srv, root, err := fs.Mount(mnt, e, fs.MountOptions{Debug: o.Debug, Logger: o.Logger, PanicHandler: o.PanicHandler})
+		if err != nil {
+			return nil, nil, err
 		}
-		srv.Wait()
-		root.Close()
-		e.Close()
+		return srv, root.Close, nil
 	})
-	return mnt, e
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // The shared helpers of the tests that mount nlfs in their own process (internal/fusetest).
 var (
-	requireFUSE = fusetest.RequireFUSE
-	recordConn  = fusetest.RecordConn
-	watchdog    = fusetest.Watchdog
-	sh          = fusetest.Sh
+	watchdog = fusetest.Watchdog
+	sh       = fusetest.Sh
 )
 
 // TestLayoutAsTheFile: GET /layout answers exactly what `cat layout` prints through the mount,

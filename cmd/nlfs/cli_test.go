@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 var nlfsBin string
@@ -42,22 +44,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
-		}
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	if os.Geteuid() != 0 && fusermount() == "" {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
-		}
-		t.Skip("not root and no fusermount3 (apt-get install fuse3)")
-	}
 }
 
 // result is what one run of nlfs did.
@@ -157,7 +143,7 @@ func sh(t *testing.T, script string) string {
 // it is gone when the test ends.
 func mountDir(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	r := nlfs(t, "", append(append([]string{"mount"}, args...), dir)...)
 	if r.code != 0 {
@@ -220,7 +206,7 @@ func TestREADMESession(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	r := nlfs(t, "", "demo")
 	if r.code != 0 {
 		t.Fatalf("nlfs demo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -297,7 +283,7 @@ func demoOutputOf(t *testing.T, steps []demoStep, prefix string, n int) demoStep
 // TestNamedDemos runs every demo and checks what it shows, in order, and each claim its
 // narration makes against the output of the commands it follows: the kernel's own record.
 func TestNamedDemos(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	root := os.Geteuid() == 0
 	want := map[string][]string{
 		"tlpi": {"\n2-0\n", `"2 1 0" reads back as "2-0"`, "\nC B A\n", "view page 0 shows store page 2 (C)", "store      [A  B  C]\n",
@@ -395,7 +381,7 @@ func demoCheckFrames(t *testing.T, steps []demoStep, root bool) {
 // TestDemoCommandsPaste: the commands of each demo, pasted into one shell in order, all run
 // (with nlfs on PATH): none relies on anything the transcript does not show.
 func TestDemoCommandsPaste(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	for _, d := range demos {
 		t.Run(d.name, func(t *testing.T) {
 			r := nlfs(t, "", "demo", d.name)
@@ -422,7 +408,7 @@ func TestDemoCommandsPaste(t *testing.T) {
 }
 
 func TestMountRefusals(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	live, _ := mountDir(t)
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
@@ -496,7 +482,7 @@ func TestKill9ThenMount(t *testing.T) {
 // TestForegroundSignals: -f stays attached; SIGTERM and SIGINT unmount
 // cleanly, lazily when a reader still holds the view open.
 func TestForegroundSignals(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	for _, tc := range []struct {
 		name   string
 		sig    syscall.Signal
@@ -627,7 +613,7 @@ func TestLayoutCommands(t *testing.T) {
 // output follows the command that printed it, each claim holds in the output it is about, and
 // the picture it offers is still there once it has unmounted.
 func TestWalkthroughScript(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	keep := t.TempDir()
 	cmd := exec.Command("bash", "../../scripts/demo.sh")
 	cmd.Env = append(os.Environ(), "NLFS="+nlfsBin, "NLFS_DEMO_NOPAUSE=1", "NLFS_DEMO_OUT="+keep)
@@ -665,7 +651,7 @@ func TestWalkthroughScript(t *testing.T) {
 // TestDemoCleansUpWhenCut: a reader that goes away mid-demo (`| head`)
 // or Ctrl-C must not leave the demo's mount behind.
 func TestDemoCleansUpWhenCut(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	before := demoMounts()
 	for _, cut := range []string{"closed stdout", "SIGINT"} {
 		cmd := exec.Command(nlfsBin, "demo", "ltp")
@@ -673,12 +659,13 @@ func TestDemoCleansUpWhenCut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd.Start()
-		out.Read(make([]byte, 1))
-		// Cut it once its mount is up, while it still has output to write.
-		for i := 0; demoMounts() == before && i < 500; i++ {
-			time.Sleep(time.Millisecond)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start nlfs demo ltp: %v", err)
 		}
+		out.Read(make([]byte, 1))
+		// Cut it once its mount is up, while it still has output to write; a demo that never
+		// mounts proves nothing about cleaning up.
+		waitFor(t, cut+": the demo's mount", 10*time.Second, func() bool { return demoMounts() > before })
 		if cut == "SIGINT" {
 			cmd.Process.Signal(syscall.SIGINT)
 		}

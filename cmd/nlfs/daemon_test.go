@@ -13,10 +13,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 func TestDaemon(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	for _, c := range []struct {
 		name string
 		args func(dir string) []string // after "mount"
@@ -163,7 +165,7 @@ func TestEscapePath(t *testing.T) {
 
 // TestUmountOnlyNlfs: nlfs umount leaves other filesystems alone.
 func TestUmountOnlyNlfs(t *testing.T) {
-	requireRoot(t, "mount")
+	testenv.RequireRoot(t, "mount", "umount")
 	dir := t.TempDir()
 	sh(t, "mount -t tmpfs nlfs-test "+dir)
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })

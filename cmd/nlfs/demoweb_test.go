@@ -10,12 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // TestDemoWeb: nlfs demo --web runs the demo, then stays mounted with its live page until
 // Ctrl-C, which unmounts and ends it.
 func TestDemoWeb(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	cmd := exec.Command(nlfsBin, "demo", "tlpi", "--web")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

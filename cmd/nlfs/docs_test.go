@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // docCommand is one command of a console block and the output the file shows for it.
@@ -199,7 +201,7 @@ func docMatch(want, got []string) bool {
 // docCheck runs a file's console blocks and compares each command's output.
 func docCheck(t *testing.T, path string) ([]docCommand, []string) {
 	t.Helper()
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	cmds := docCommands(t, path)
 	if len(cmds) == 0 {
 		t.Fatalf("%s has no console block", path)
@@ -313,7 +315,7 @@ func docCourse(t *testing.T, course, answers string) []docCommand {
 // TestTutorial runs the course, docs/tutorial.md with its answers in their places, and checks
 // the claims it makes beyond the outputs it shows.
 func TestTutorial(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	cmds := docCourse(t, "../../docs/tutorial.md", "../../docs/tutorial-answers.md")
 	got := docCompare(t, cmds)
 	// Section 2: after a layout, the view's address has moved (the new mapping is built beside

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 func TestFreshMachine(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t, "fusermount3")
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t, "setpriv", "fusermount3")
 	bin, dir := nobodySetup(t)
 	rootDir := filepath.Join(filepath.Dir(dir), "root's")
 	if err := os.Mkdir(rootDir, 0o755); err != nil {

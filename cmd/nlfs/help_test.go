@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // TestHelp: --help on every command prints GNU-style help on stdout and
@@ -125,7 +127,7 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("completing %q offers the internal --ready-fd", c.words)
 		}
 	}
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir, _ := mountDir(t, "--pages", "2")
 	if got := complete("umount", ""); !slices.Contains(got, dir) {
 		t.Errorf("completing nlfs umount: %q, lacks the mount %s", got, dir)
@@ -194,7 +196,7 @@ func TestQuotedHints(t *testing.T) {
 			t.Errorf("the shell reads %s as %q", quote(c.in), got)
 		}
 	}
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir := filepath.Join(t.TempDir(), "my view's")
 	os.Mkdir(dir, 0o755)
 	r := nlfs(t, "", "mount", "--pages", "2", dir)

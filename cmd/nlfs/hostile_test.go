@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/layout"
 )
-
-const hundredMB = 100_000_000
 
 // hostileLayout is a layout text, given as bytes or as a shell command that
 // prints it (for the 100 MB ones), with what must come of it on a store of
@@ -132,7 +131,7 @@ func daemonHWM(t *testing.T, pid int) int64 {
 // TestHostileLayouts tries every hostile layout through layout check, a
 // mount and mount --layout.
 func TestHostileLayouts(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	src := filepath.Join(t.TempDir(), "src")
 	var letters []byte
 	for i := range 8 {
@@ -241,7 +240,7 @@ func checkNoMount(t *testing.T, mnt string) {
 // TestHostileArguments: command lines that must be refused in one line,
 // with their exit code, changing nothing.
 func TestHostileArguments(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	live, livePid := mountDir(t, "--pages", "2")
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "file")

@@ -16,13 +16,15 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // TestMountOptions: each mount flag given as -o name=value (a switch as -o
 // name) does what the flag does; generic mount options are accepted; and the
 // table covers every flag a user can give.
 func TestMountOptions(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	os.WriteFile(src, make([]byte, 5*4096), 0o644)
@@ -142,8 +144,8 @@ func daemonMountpoint(t *testing.T, stdout string) string {
 // its default path: the test binds a directory holding it on
 // /usr/local/bin, in a mount namespace of its own.
 func TestMountHelper(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t, "mount", "umount", "unshare", "mount.fuse3")
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t, "mount", "umount", "unshare", "mount.fuse3")
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "bin")
 	os.Mkdir(bin, 0o755)

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/creack/pty"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // runWithStderr runs cmd with stderr on a pseudo-terminal (tty) or a pipe,
@@ -52,7 +54,7 @@ func runWithStderr(t *testing.T, cmd *exec.Cmd, tty bool) (string, result) {
 }
 
 func TestProgress(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	tmp := t.TempDir()
 	big := filepath.Join(tmp, "big") // sparse: 300 MiB that cost no disk
 	if err := os.WriteFile(big, nil, 0o644); err != nil {

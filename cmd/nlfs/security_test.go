@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 const nobody = 65534
@@ -45,28 +47,6 @@ func openDir(t *testing.T) string {
 func asNobody(t *testing.T, script string, args ...string) result {
 	t.Helper()
 	return runCmd(t, exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", "bash", "-c", script, "bash"}, args...)...))
-}
-
-// requireRoot makes sure the test can act as other users (setpriv, as root)
-// and use the tools it names: it skips without them, and fails in CI
-// (NLFS_REQUIRE_FUSE=1), where every test must run.
-func requireRoot(t *testing.T, tools ...string) {
-	t.Helper()
-	cannot := func(why string) {
-		t.Helper()
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatalf("NLFS_REQUIRE_FUSE=1 but the test cannot run: %s", why)
-		}
-		t.Skip(why)
-	}
-	if os.Geteuid() != 0 {
-		cannot("needs root to act as another user (setpriv)")
-	}
-	for _, tool := range append([]string{"setpriv"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			cannot("needs " + tool)
-		}
-	}
 }
 
 // devFuseMode sets the mode of /dev/fuse for the test, and back after it:
@@ -109,8 +89,8 @@ func secureMount(t *testing.T, base string, args ...string) (string, int) {
 // TestOnlyOwnerWithoutAllowOther: without --allow-other another user cannot
 // even look at the mount.
 func TestOnlyOwnerWithoutAllowOther(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t)
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t, "setpriv")
 	dir, _ := secureMount(t, openDir(t))
 	if opts := mountOptions(t, dir); strings.Contains(opts, "allow_other") || strings.Contains(opts, "default_permissions") {
 		t.Errorf("mount options without --allow-other: %s", opts)
@@ -130,8 +110,8 @@ func TestOnlyOwnerWithoutAllowOther(t *testing.T) {
 // enforces the modes (default_permissions): they cannot write data, layout
 // or view (0644, owned by the mounter); nobody writes the generated files.
 func TestAllowOther(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t)
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t, "setpriv")
 	dir, _ := secureMount(t, openDir(t), "--allow-other")
 	if opts := mountOptions(t, dir); !strings.Contains(opts, "allow_other") || !strings.Contains(opts, "default_permissions") {
 		t.Errorf("mount options with --allow-other: %s", opts)
@@ -163,7 +143,7 @@ func TestAllowOther(t *testing.T) {
 // TestModes: the modes say what may be written, nothing is world- (or
 // group-) writable, and no one can make it so or add files.
 func TestModes(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir, _ := mountDir(t, "--pages", "2")
 	want := map[string]os.FileMode{
 		".": os.ModeDir | 0o755, "data": 0o644, "layout": 0o644, "view": 0o644,
@@ -272,7 +252,7 @@ func checkDaemonFDs(t *testing.T, pid int, foreign ...string) {
 // them (the $( ) returns: nothing holds its pipe), and every descriptor it
 // has (the memfd, /dev/fuse) is close-on-exec.
 func TestNoDescriptorLeaks(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	for _, fg := range []bool{false, true} {
 		t.Run(map[bool]string{false: "daemon", true: "foreground"}[fg], func(t *testing.T) {
 			dir := t.TempDir()
@@ -345,8 +325,8 @@ func nobodySetup(t *testing.T) (bin, dir string) {
 // kept out; --allow-other without user_allow_other in /etc/fuse.conf is
 // refused in one clear line.
 func TestNonRootMount(t *testing.T) {
-	requireFUSE(t)
-	requireRoot(t, "fusermount3")
+	testenv.RequireFUSE(t)
+	testenv.RequireRoot(t, "setpriv", "fusermount3")
 	devFuseMode(t, 0o666)
 	bin, dir := nobodySetup(t)
 	r := asNobody(t, `"$1" mount --pages 2 "$2"`, bin, dir)

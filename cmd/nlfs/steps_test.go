@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
 	"github.com/nlfs/nlfs/run"
@@ -63,6 +63,7 @@ func TestLayoutShowSteps(t *testing.T) {
 // step, over its view pages and at its store page. This is what lets the step drawings say
 // "split" and "merged" and count VMAs without a mount.
 func TestStepsMatchKernel(t *testing.T) {
+	testenv.RequireRemapFilePages(t)
 	const pages = 16
 	ps := remapper.PageSize()
 	for _, text := range []string{
@@ -91,9 +92,6 @@ func TestStepsMatchKernel(t *testing.T) {
 		remap := func(v, n, f int64) {
 			t.Helper()
 			err := remapper.RemapFilePages(base+uintptr(v*ps), uintptr(n*ps), 0, uintptr(f), 0)
-			if (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM)) && os.Getenv("NLFS_REQUIRE_FUSE") != "1" {
-				t.Skipf("remap_file_pages refused here (%v): nothing to compare with", err)
-			}
 			if err != nil {
 				t.Fatalf("remap_file_pages(view page %d, %d pages, store page %d): %v", v, n, f, err)
 			}

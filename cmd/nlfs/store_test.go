@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/layout"
 )
 
@@ -22,7 +23,7 @@ import (
 // its views and their layouts resumed by the next mount; one daemon per store; an existing
 // store takes no --pages or --source.
 func TestStore(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	store := filepath.Join(t.TempDir(), "store")
 	dir, pid := mountDir(t, "--store", store, "--pages", "4")
 	sh(t, fmt.Sprintf(`cd %q && printf abc | dd of=data conv=notrunc status=none && echo 3-0 > layout && mkdir views/a && echo 1 1 > views/a/layout`, dir))
@@ -115,7 +116,7 @@ type soakModel struct {
 }
 
 func TestStoreSoak(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	cycles := 25
 	if n, err := strconv.Atoi(os.Getenv("NLFS_SOAK_CYCLES")); err == nil {
 		cycles = n

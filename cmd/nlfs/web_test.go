@@ -6,13 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
 // TestLivePage: nlfs mount --http serves the live page from the daemon: the address with its
 // token is printed, held by the 0400 file web, printed again by nlfs web; status names the
 // address without the token; the page takes layouts; without the token it refuses.
 func TestLivePage(t *testing.T) {
-	requireFUSE(t)
+	testenv.RequireFUSE(t)
 	dir := t.TempDir()
 	r := nlfs(t, "", "mount", "--pages", "3", "--http", "127.0.0.1:0", dir)
 	if r.code != 0 {

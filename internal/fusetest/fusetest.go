@@ -1,12 +1,14 @@
 // Package fusetest is what the tests that mount nlfs in their own process share (package fs's,
-// package web's): the check that FUSE can be used, a watchdog that turns a client hung in the
-// kernel into a named failure by aborting the mount's FUSE connection, and shell clients run
-// in child processes. It imports no nlfs package, so that package fs's own tests can use it.
+// package web's): a test mount, a watchdog that turns a client hung in the kernel into a named
+// failure by aborting the mount's FUSE connection, and shell clients run in child processes.
+// It does not import package fs, so that package fs's own tests can use it: they pass fs.Mount
+// in (Mount).
 package fusetest
 
 import (
 	"bytes"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,27 +17,73 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/internal/testenv"
 )
 
-// RequireFUSE skips a test that needs /dev/fuse where there is none, unless
-// NLFS_REQUIRE_FUSE=1 (as in CI), where that is a failure.
-func RequireFUSE(t testing.TB) {
+// Options are what a test mount is served with: fs.MountOptions' fields of the same names.
+type Options struct {
+	Debug        bool
+	Logger       *log.Logger
+	PanicHandler func(any) fuse.Status
+}
+
+// MountFunc serves e at mnt with o, as fs.Mount does, and returns the server and what to do
+// once it has stopped: close the root, and check it.
+type MountFunc func(mnt string, e *engine.Engine, o Options) (srv *fuse.Server, stopped func(), err error)
+
+// Mount mounts an engine made from opts on a temporary directory with mount, in this process
+// as the daemon would, and unmounts it when the test ends. The mount is driven from child
+// processes (Sh), never from this one: a client of the mount in the serving process can
+// deadlock it. FUSE traces go to the test log with NLFS_TEST_DEBUG=1; a panic in a handler
+// fails the test, and so does a read reply that went by splice (see spliceCheck).
+func Mount(t *testing.T, opts engine.Options, mount MountFunc) (string, *engine.Engine) {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-			t.Fatalf("NLFS_REQUIRE_FUSE=1 but /dev/fuse is unusable: %v", err)
-		}
-		t.Skipf("no /dev/fuse: %v", err)
+	testenv.RequireFUSE(t)
+	mnt := t.TempDir()
+	e, err := engine.New(opts)
+	if err != nil {
+		t.Fatalf("engine.New: %v", err)
 	}
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			if os.Getenv("NLFS_REQUIRE_FUSE") == "1" {
-				t.Fatal("NLFS_REQUIRE_FUSE=1 but not root and no fusermount3")
-			}
-			t.Skip("not root and no fusermount3 (apt-get install fuse3)")
-		}
+	srv, stopped, err := mount(mnt, e, Options{
+		Debug:  os.Getenv("NLFS_TEST_DEBUG") == "1",
+		Logger: log.New(spliceCheck{t}, "", 0),
+		PanicHandler: func(p any) fuse.Status {
+			t.Errorf("panic in FUSE handler: %v", p)
+			return fuse.EIO
+		},
+	})
+	if err != nil {
+		e.Close()
+		t.Fatalf("Mount: %v", err)
 	}
+	RecordConn(t, mnt)
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+		srv.Wait()
+		stopped()
+		e.Close()
+	})
+	return mnt, e
+}
+
+// spliceCheck writes go-fuse's log to the test log. Reads reply from slices of the mappings;
+// go-fuse logging a splice attempt means a reply went the slow way (a wasted pipe, then a
+// copy), which fails the test.
+type spliceCheck struct{ t *testing.T }
+
+func (w spliceCheck) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	w.t.Log(line)
+	if strings.Contains(line, "trySplice") {
+		w.t.Errorf("a read reply was spliced: %s", line)
+	}
+	return len(p), nil
 }
 
 // conns maps a test mountpoint to its FUSE connection number (the mount's device minor), read

@@ -1,5 +1,5 @@
 // Package layering holds one test: that the packages depend on each other the way the
-// design says (cmd/nlfs -> {fs, web} -> engine -> {layout, remapper} -> run), and never back.
+// layers go (cmd/nlfs -> {fs, web} -> engine -> {layout, remapper} -> run), and never back.
 package layering
 
 import (
@@ -19,6 +19,9 @@ var forbidden = map[string][]string{
 	"engine":        {module + "fs", module + "web", module + "cmd", "github.com/hanwen/go-fuse", "net/http"},
 	"fs":            {module + "web", module + "cmd", "net/http"},
 	"web":           {module + "fs", module + "cmd", "github.com/hanwen/go-fuse"},
+	// The test helpers: package fs's own tests use fusetest, every package's tests testenv.
+	"internal/fusetest": {module + "fs", module + "web", module + "cmd"},
+	"internal/testenv":  {module},
 }
 
 func TestLayering(t *testing.T) {
