@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nlfs/nlfs/internal/shellquote"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
 )
@@ -167,10 +168,10 @@ func (e *Engine) setUp(opts Options) error {
 	s := e.store
 	if s.Path() != "" {
 		if !s.Created() && opts.Source != nil {
-			return fmt.Errorf("store %s exists: its bytes are the data, so it takes no --source (remove it to start over)", s.Path())
+			return fmt.Errorf("store %s exists: its bytes are the data, so it takes no --source (remove it to start over)", shellquote.Quote(s.Path()))
 		}
 		if !s.OnTmpfs() {
-			e.note(fmt.Sprintf("store %s is not on tmpfs: its pages are written back to disk (put it under /dev/shm to keep it in memory)", s.Path()))
+			e.note(fmt.Sprintf("store %s is not on tmpfs: its pages are written back to disk (put it under /dev/shm to keep it in memory)", shellquote.Quote(s.Path())))
 		}
 		if err := e.claim(opts.Holder); err != nil {
 			return err
@@ -238,10 +239,13 @@ func (e *Engine) load(src io.Reader, progress func(int64)) error {
 }
 
 // Close releases the store and every view, once the layouts that layout files' releases
-// handed on are applied.
+// handed on are applied; a named store is then held by nobody (its daemon file goes).
 func (e *Engine) Close() error {
 	for _, v := range e.allViews() {
 		v.waitLater()
+	}
+	if e.store.Path() != "" {
+		e.release()
 	}
 	return e.store.Close()
 }

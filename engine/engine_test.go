@@ -167,6 +167,24 @@ func TestReleaseOrder(t *testing.T) {
 	}
 }
 
+// TestLastErrorOnce: a failed write is in last_error with its operation said once.
+func TestLastErrorOnce(t *testing.T) {
+	e := newEngine(t, Options{Source: bytes.NewReader(letters(2))})
+	v := e.Main()
+	if _, err := v.WriteView([]byte("x"), 3*ps); err == nil {
+		t.Fatal("a write past the view's end was accepted")
+	}
+	if le := v.LastError(); !strings.HasPrefix(le, "write view: ") || strings.Count(le, "write view") != 1 {
+		t.Errorf("last error %q: want the operation once", le)
+	}
+	if _, err := e.WriteData([]byte("x"), -1); err == nil {
+		t.Fatal("a write at a negative offset was accepted")
+	}
+	if le := v.LastError(); strings.Count(le, "write data") != 1 {
+		t.Errorf("last error %q: want the operation once", le)
+	}
+}
+
 // TestEvents: writes carry the store extents they changed, through data and through a
 // permuted view (the store pages it showed); layouts and views are announced.
 func TestEvents(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/nlfs/nlfs/internal/shellquote"
 )
 
 // Persistence of a named store (Options.StorePath = PATH). The store's bytes are the file
@@ -34,19 +36,25 @@ func storeInUse(path string) error {
 	if b, err := os.ReadFile(filepath.Join(metaDir(path), "daemon")); err == nil && len(b) > 0 {
 		holder = strings.TrimSpace(string(b))
 	}
-	return fmt.Errorf("store %s is held by %s (one daemon per store; unmount that one first): %w", path, holder, ErrStoreInUse)
+	return fmt.Errorf("store %s is held by %s (one daemon per store; unmount that one first): %w", shellquote.Quote(path), holder, ErrStoreInUse)
 }
 
 // claim makes the store's directory and writes down who holds it.
 func (e *Engine) claim(holder string) error {
 	dir := metaDir(e.store.Path())
 	if err := os.MkdirAll(filepath.Join(dir, "views"), 0o700); err != nil {
-		return fmt.Errorf("store %s: %w", e.store.Path(), err)
+		return fmt.Errorf("store %s: %w", shellquote.Quote(e.store.Path()), err)
 	}
 	if holder == "" {
 		holder = fmt.Sprintf("the process %d", os.Getpid())
 	}
 	return writeAtomic(filepath.Join(dir, "daemon"), []byte(holder+"\n"))
+}
+
+// release says nobody holds the store any more: its daemon file goes (the lock on the store
+// itself goes with the daemon's descriptor).
+func (e *Engine) release() {
+	os.Remove(filepath.Join(metaDir(e.store.Path()), "daemon"))
 }
 
 // forget removes what a failed start of a store it created left behind.
@@ -102,42 +110,62 @@ func (e *Engine) unsave(name string) {
 	}
 }
 
-// resume brings back the views of a reopened store with their saved layouts. A layout that
-// no longer applies (the file was changed behind the store's back) leaves its view at the
-// identity, with a note.
+// resume brings back the views of a reopened store with their saved layouts. Whatever cannot
+// be resumed is said in one line (Options.Note), never dropped silently: a layout that no
+// longer applies (the file was changed behind the store's back) leaves its view at the
+// identity; a saved view that cannot be read, or whose name is not a view's, is left where it
+// is.
 func (e *Engine) resume() {
+	path := e.store.Path()
 	apply := func(v *View, what string, text []byte) {
 		if err := v.ApplyText(context.Background(), text); err != nil {
-			e.note(fmt.Sprintf("store %s: the saved layout of %s was not resumed (it is at the identity): %v", e.store.Path(), what, err))
+			e.note(fmt.Sprintf("store %s: the saved layout of %s was not resumed (it is at the identity): %v", shellquote.Quote(path), what, err))
 		}
 	}
-	if text, err := os.ReadFile(e.layoutFile(MainView)); err == nil {
+	switch text, err := os.ReadFile(e.layoutFile(MainView)); {
+	case err == nil:
 		apply(e.main, "the main view", text)
+	case !errors.Is(err, os.ErrNotExist):
+		e.note(fmt.Sprintf("store %s: the saved layout of the main view was not resumed (it is at the identity): %v", shellquote.Quote(path), err))
 	}
-	entries, _ := os.ReadDir(filepath.Join(metaDir(e.store.Path()), "views"))
+	dir := filepath.Join(metaDir(path), "views")
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.note(fmt.Sprintf("store %s: the saved views were not resumed: %v", shellquote.Quote(path), err))
+	}
 	for _, ent := range entries {
 		name := ent.Name()
-		if strings.HasPrefix(name, ".") {
-			continue // a temporary file of an interrupted save
+		if strings.HasPrefix(name, tempPrefix) {
+			os.Remove(filepath.Join(dir, name)) // a temporary file of an interrupted save
+			continue
 		}
-		text, err := os.ReadFile(e.layoutFile(name)) // before CreateView saves it afresh
+		if !ent.Type().IsRegular() {
+			e.note(fmt.Sprintf("store %s: %s is not a saved layout (not a regular file): ignored", shellquote.Quote(path), shellquote.Quote(filepath.Join(dir, name))))
+			continue
+		}
+		text, err := os.ReadFile(filepath.Join(dir, name)) // before CreateView saves it afresh
 		if err != nil {
+			e.note(fmt.Sprintf("store %s: saved view %q was not resumed: %v", shellquote.Quote(path), name, err))
 			continue
 		}
 		v, err := e.CreateView(name)
 		if err != nil {
-			e.note(fmt.Sprintf("store %s: saved view %s was not resumed: %v", e.store.Path(), name, err))
+			e.note(fmt.Sprintf("store %s: saved view %q was not resumed: %v", shellquote.Quote(path), name, err))
 			continue
 		}
-		apply(v, "view "+name, text)
+		apply(v, fmt.Sprintf("view %q", name), text)
 	}
 }
+
+// tempPrefix starts the name of a file being saved. No view name can start with it ('~' is
+// not a letter, digit, '-', '_' or '.'), so a view called ".x" is resumed like any other.
+const tempPrefix = "~"
 
 // writeAtomic replaces name with data: written to a temporary file beside it, then renamed
 // over it, so that a reader (or a daemon killed midway) finds the old content or the new,
 // whole.
 func writeAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	tmp, err := os.CreateTemp(filepath.Dir(name), tempPrefix+filepath.Base(name)+".*")
 	if err != nil {
 		return err
 	}

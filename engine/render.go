@@ -11,7 +11,12 @@ import (
 // renderInfo gathers what the renderers draw beyond the runs: what the kernel holds for the
 // view (its VMAs, where the view is mapped, the physical frames) and, for small views, what the
 // store pages hold.
-func (v *View) renderInfo() render.Info {
+//
+// privileged says whether the reader may see physical frame numbers: since Linux 4.0 the kernel
+// shows them only to CAP_SYS_ADMIN, because they help Rowhammer-style attacks. Another reader
+// gets labels instead, 1, 2, … in the order of the view pages (drawn f1, f2, …), which still
+// prove which view pages share a frame.
+func (v *View) renderInfo(privileged bool) render.Info {
 	st := v.rv.Status()
 	info := render.Info{
 		DataPages: v.e.store.DataPages(),
@@ -27,6 +32,9 @@ func (v *View) renderInfo() render.Info {
 	}
 	// Physical frames prove aliasing; drawn for views the text map draws page by page.
 	info.Frames, info.FramesNote = v.rv.Frames(render.SmallView)
+	if !privileged && info.Frames != nil {
+		info.Frames, info.FrameLabels = frameLabels(info.Frames), true
+	}
 	// Page contents (the demos' letters) for small views only: the renderers ask once per store
 	// page they draw, so this is at most a few dozen one-byte reads of the store.
 	if st.ViewPages <= render.SmallView {
@@ -40,9 +48,27 @@ func (v *View) renderInfo() render.Info {
 	return info
 }
 
-// MapText is the map file: the mapping drawn as text.
-func (v *View) MapText() []byte {
-	info := v.renderInfo()
+// frameLabels replaces each physical frame number by its rank among the distinct frames, in
+// the order of the view pages (0, not resident, stays 0).
+func frameLabels(frames []uint64) []uint64 {
+	rank := map[uint64]uint64{}
+	labels := make([]uint64, len(frames))
+	for i, f := range frames {
+		if f == 0 {
+			continue
+		}
+		if _, ok := rank[f]; !ok {
+			rank[f] = uint64(len(rank) + 1)
+		}
+		labels[i] = rank[f]
+	}
+	return labels
+}
+
+// MapText is the map file: the mapping drawn as text, for a reader who may see physical
+// frame numbers or not (renderInfo).
+func (v *View) MapText(privileged bool) []byte {
+	info := v.renderInfo(privileged)
 	var b bytes.Buffer
 	if err := render.Text(&b, v.rv.Runs(), info); err != nil {
 		return []byte("map: " + err.Error() + "\n")
@@ -51,8 +77,8 @@ func (v *View) MapText() []byte {
 }
 
 // MapSVG is map.svg: the same as a picture.
-func (v *View) MapSVG() []byte {
-	info := v.renderInfo()
+func (v *View) MapSVG(privileged bool) []byte {
+	info := v.renderInfo(privileged)
 	var b bytes.Buffer
 	if err := render.SVG(&b, v.rv.Runs(), info); err != nil {
 		return []byte("<!-- map.svg: " + err.Error() + " -->\n")

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +145,9 @@ func (v *View) applyLocked(l *layout.Layout) error {
 	} else {
 		err = v.rv.Apply(l.Runs)
 	}
+	if errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("view %q: %w", v.name, ErrNoView) // removed meanwhile
+	}
 	if err != nil {
 		return err // the remapper's error says what it applied
 	}
@@ -203,11 +208,16 @@ func (v *View) noteLayoutResultLocked(err error) {
 	}
 }
 
-// noteError records a failure of a data or view operation for status.
+// noteError records a failure of a data or view operation for status, saying the operation
+// once (the remapper's errors mostly name it already).
 func (v *View) noteError(what string, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, what) {
+		msg = what + ": " + msg
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.lastError = what + ": " + err.Error()
+	v.lastError = msg
 }
 
 // ReportError records, for status, a failure a binding met while serving the view (what it

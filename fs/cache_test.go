@@ -3,7 +3,9 @@ package fs
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/nlfs/nlfs/engine"
@@ -86,5 +88,27 @@ func TestCachedReads(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(reads.take("data")), "[3]"; got != want {
 		t.Errorf("READs of data after a write of store page 3: pages %s, want %s", got, want)
+	}
+}
+
+// TestRefusedInvalidation: a notification the kernel refuses is retried and said in status,
+// never only logged: a cached reader still gets the new bytes once a retry goes through, and
+// last_error tells what failed.
+func TestRefusedInvalidation(t *testing.T) {
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
+	sh(t, mnt, "echo 3-0 > layout; cat view >/dev/null") // view's pages cached
+	var fail *failingNotifier
+	restore := plantNotifier(rootOf(t, mnt).viewCaches()[0], func(n contentNotifier) contentNotifier {
+		fail = &failingNotifier{contentNotifier: n, errno: syscall.EIO}
+		fail.fails.Store(2) // the first two tries of the next change
+		return fail
+	})
+	defer restore()
+	sh(t, mnt, "printf Q | dd of=data bs=1 seek=$((2*4096)) conv=notrunc status=none") // store page 2: view page 1
+	if got := sh(t, mnt, "dd if=view bs=4096 skip=1 count=1 status=none | head -c 1"); got != "Q" {
+		t.Errorf("view page 1 after the write, the invalidation retried: %q, want Q", got)
+	}
+	if le := status(t, mnt)["last_error"]; !strings.Contains(le, "stale cached pages of view") || !strings.Contains(le, "input/output error") {
+		t.Errorf("last_error %q: want the refused invalidation", le)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/nlfs/nlfs/engine"
 )
@@ -46,7 +48,7 @@ type Root struct {
 
 	nextIno atomic.Uint64 // the next inode number for a named view's directory and files
 
-	// mntID is the kernel's ID of the mount (holders.go), set once mounted; 0 until then.
+	// mntID is the kernel's ID of the mount (caller.go), set once mounted; 0 until then.
 	mntID atomic.Uint64
 
 	webURL string // MountOptions.WebURL; immutable once mounted
@@ -198,7 +200,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.addViewFiles(ctx, &r.Inode, r.e.Main(), inoMainView, nil)
 	if r.webURL != "" {
 		text := []byte(r.webURL + "\n")
-		web := &generatedNode{gen: func() []byte { return text }, mode: 0o400, mtime: r.e.Mounted()}
+		web := &generatedNode{gen: func(context.Context) []byte { return text }, mode: 0o400, mtime: r.e.Mounted()}
 		r.AddChild("web", r.NewPersistentInode(ctx, web, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: inoWeb}), false)
 	}
 	views := r.NewPersistentInode(ctx, &viewsDir{root: r}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoViews})
@@ -221,13 +223,21 @@ var viewFileNames = []string{"layout", "view", "map", "map.svg", "vmas", "status
 // cache. opens, if not nil, counts the descriptors open on them.
 func (r *Root) addViewFiles(ctx context.Context, dir *fusefs.Inode, v *engine.View, ino uint64, opens *openCount) *cachedFile {
 	c := &cachedFile{root: r, view: v}
-	gen := func(text func() []byte) fusefs.InodeEmbedder {
+	gen := func(text func(context.Context) []byte) fusefs.InodeEmbedder {
 		return &generatedNode{gen: text, mode: 0o444, mtime: r.e.Mounted(), opens: opens}
+	}
+	// The drawings show physical frame numbers only to a reader the kernel would show them
+	// to (privileged); the other files are the same for everyone.
+	drawing := func(draw func(privileged bool) []byte) fusefs.InodeEmbedder {
+		return gen(func(ctx context.Context) []byte { return draw(privileged(callerPid(ctx))) })
+	}
+	same := func(text func() []byte) fusefs.InodeEmbedder {
+		return gen(func(context.Context) []byte { return text() })
 	}
 	nodes := []fusefs.InodeEmbedder{
 		&layoutNode{root: r, v: v, opens: opens},
 		&viewNode{root: r, v: v, c: c, opens: opens},
-		gen(v.MapText), gen(v.MapSVG), gen(v.VMAsText), gen(v.StatusText), gen(v.StatusJSON),
+		drawing(v.MapText), drawing(v.MapSVG), same(v.VMAsText), same(v.StatusText), same(v.StatusJSON),
 	}
 	for i, node := range nodes {
 		ch := dir.NewPersistentInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino + uint64(i)})
@@ -238,6 +248,16 @@ func (r *Root) addViewFiles(ctx context.Context, dir *fusefs.Inode, v *engine.Vi
 	}
 	r.addViewCache(c)
 	return c
+}
+
+// raiseReadahead lets the kernel read ahead as much as one READ carries (MaxWrite, which
+// go-fuse also makes the most pages a request may hold), instead of the 128 KiB every FUSE
+// mount starts with: a first read of a cached file then comes in 1 MiB READs, answered while
+// the reader copies the last ones. Only root may (the mount's backing device's read_ahead_kb
+// in sysfs); for anyone else the mount keeps the default, and says nothing.
+func raiseReadahead(m *mountinfo.Info, bytes int) {
+	name := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", m.Major, m.Minor)
+	_ = os.WriteFile(name, []byte(strconv.Itoa(bytes/1024)), 0)
 }
 
 // MountOptions are how a Root is mounted.
@@ -319,6 +339,9 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 		root.Close()
 		return nil, nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	root.mntID.Store(mountID(dir))
+	if m := mountAt(dir); m != nil {
+		root.mntID.Store(uint64(m.ID)) // the field mnt_id of /proc/PID/fdinfo/FD (caller.go)
+		raiseReadahead(m, opts.MountOptions.MaxWrite)
+	}
 	return srv, root, nil
 }

@@ -14,10 +14,10 @@ import (
 // consistent snapshot (as seq_file's single_open does).
 type generatedNode struct {
 	fusefs.Inode
-	gen   func() []byte
-	mode  uint32     // 0o444, or 0o400 for a file only its owner may read
-	mtime time.Time  // the mount's time
-	opens *openCount // nil for the top level's files
+	gen   func(ctx context.Context) []byte // the text, for the request of ctx
+	mode  uint32                           // 0o444, or 0o400 for a file only its owner may read
+	mtime time.Time                        // the mount's time
+	opens *openCount                       // nil for the top level's files
 }
 
 var (
@@ -35,8 +35,10 @@ func (n *generatedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHand
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EACCES
 	}
-	n.opens.opened()
-	return snapshot(n.gen()), fuse.FOPEN_DIRECT_IO, 0
+	if !n.opens.opened() {
+		return nil, 0, syscall.ENOENT // the view was removed
+	}
+	return snapshot(n.gen(ctx)), fuse.FOPEN_DIRECT_IO, 0
 }
 
 func (n *generatedNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.Errno {
@@ -47,7 +49,7 @@ func (n *generatedNode) Release(ctx context.Context, f fusefs.FileHandle) syscal
 func (n *generatedNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	text, ok := f.(snapshot)
 	if !ok {
-		text = n.gen()
+		text = n.gen(ctx)
 	}
 	if off >= int64(len(text)) {
 		return fuse.ReadResultData(nil), 0
@@ -58,7 +60,7 @@ func (n *generatedNode) Read(ctx context.Context, f fusefs.FileHandle, dest []by
 func (n *generatedNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	text, ok := f.(snapshot)
 	if !ok {
-		text = n.gen()
+		text = n.gen(ctx)
 	}
 	setFileAttr(&out.Attr, n.mode, int64(len(text)), n.mtime)
 	return 0

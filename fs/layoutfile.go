@@ -41,16 +41,19 @@ type layoutHandle struct {
 }
 
 func (n *layoutNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if !n.opens.opened() {
+		return nil, 0, syscall.ENOENT // the view was removed
+	}
 	h := &layoutHandle{text: n.v.LayoutText()}
 	if flags&syscall.O_APPEND != 0 {
 		// Refused whatever the file's size: with O_APPEND the kernel would send each write
 		// at the size it last cached, so a session could be taken or refused by chance.
+		n.opens.released()
 		return nil, 0, toErrno(n.v.RefuseAppend())
 	}
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		h.w = n.v.NewLayoutWriter(flags&syscall.O_TRUNC != 0)
 	}
-	n.opens.opened()
 	return h, fuse.FOPEN_DIRECT_IO, 0
 }
 
@@ -76,7 +79,7 @@ func (n *layoutNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte
 
 // Flush runs at every close(2) of every copy of a descriptor, a forked child's too. When the
 // closing process keeps another descriptor of the file (a shell restoring its output after
-// `echo … >&3`), it is not closing the file: nothing happens (holders.go). Otherwise the
+// `echo … >&3`), it is not closing the file: nothing happens (caller.go). Otherwise the
 // session applies what was written since the last apply if the closing file table (the
 // FLUSH's lock owner) wrote through it (engine.LayoutWriter).
 func (n *layoutNode) Flush(ctx context.Context, f fusefs.FileHandle) syscall.Errno {

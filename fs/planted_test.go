@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +20,9 @@ var planted struct {
 	dropped atomic.Int64 // WRITEs dropped since the test binary started
 	// beforeWrite, if set, runs before each WRITE of data or a view is passed on.
 	beforeWrite atomic.Pointer[func()]
+	// beforeRead, if set, runs in each READ before it is passed on, with the request's
+	// context as a node handler gets it.
+	beforeRead atomic.Pointer[func(context.Context)]
 }
 
 // dropAcknowledgedWrites arms the layer on every test mount of the process until restore
@@ -79,6 +83,13 @@ func (d *droppingFS) drop(in *fuse.WriteIn) bool {
 	}
 	planted.dropped.Add(1)
 	return true
+}
+
+func (d *droppingFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	if f := planted.beforeRead.Load(); f != nil {
+		(*f)(&fuse.Context{Caller: in.Caller, Cancel: cancel})
+	}
+	return d.RawFileSystem.Read(cancel, in, buf)
 }
 
 func (d *droppingFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
@@ -146,4 +157,19 @@ func plantEarlyInvalidation(c *cachedFile) (restore func()) {
 		planted.beforeWrite.Store(nil)
 		undo()
 	}
+}
+
+// failingNotifier refuses the next fails notifications with errno, as the kernel may (a
+// connection going away), then passes them on.
+type failingNotifier struct {
+	contentNotifier
+	fails atomic.Int64
+	errno syscall.Errno
+}
+
+func (f *failingNotifier) NotifyContent(off, length int64) syscall.Errno {
+	if f.fails.Add(-1) >= 0 {
+		return f.errno
+	}
+	return f.contentNotifier.NotifyContent(off, length)
 }

@@ -32,7 +32,9 @@ var (
 
 // Open serves view as data (openFlags).
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	n.opens.opened()
+	if !n.opens.opened() {
+		return nil, 0, syscall.ENOENT // the view was removed
+	}
 	return viewHandle{}, openFlags(flags), 0
 }
 

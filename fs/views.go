@@ -2,7 +2,7 @@ package fs
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,7 +50,7 @@ func (d *viewsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if !ok {
 		return syscall.ENOTDIR
 	}
-	if !vd.opens.waitZero(rmdirGrace) {
+	if !vd.opens.close(rmdirGrace) {
 		return syscall.EBUSY
 	}
 	if err := d.root.e.RemoveView(name); err != nil {
@@ -106,31 +106,54 @@ func (d *viewDir) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Set
 	return syscall.EPERM
 }
 
-// openCount counts the descriptors open on a named view's files (from OPEN to RELEASE). A
-// nil *openCount counts nothing (the main view, which cannot be removed).
-type openCount struct{ n atomic.Int64 }
+// openCount counts the descriptors open on a named view's files (from OPEN to RELEASE), and
+// decides the race of an open against the view's removal: an open counted before the count
+// is closed keeps the view (rmdir says EBUSY) and works until it is released; an open after
+// it finds nothing (ENOENT). A nil *openCount counts nothing (the main view, which cannot be
+// removed).
+type openCount struct {
+	mu     sync.Mutex
+	n      int64 // protected by mu
+	closed bool  // the view is being removed: no open may start; protected by mu
+}
 
-func (o *openCount) opened() {
-	if o != nil {
-		o.n.Add(1)
+// opened counts an open; false if the view is being removed (the open must fail, ENOENT).
+func (o *openCount) opened() bool {
+	if o == nil {
+		return true
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.n++
+	return true
 }
 
 func (o *openCount) released() {
 	if o != nil {
-		o.n.Add(-1)
+		o.mu.Lock()
+		o.n--
+		o.mu.Unlock()
 	}
 }
 
-// waitZero reports whether no descriptor is open, waiting up to grace for releases on their
-// way.
-func (o *openCount) waitZero(grace time.Duration) bool {
+// close stops every later open if no descriptor is open, waiting up to grace for releases
+// on their way; false (nothing changed) if some stay open.
+func (o *openCount) close(grace time.Duration) bool {
 	deadline := time.Now().Add(grace)
-	for o.n.Load() > 0 {
+	for {
+		o.mu.Lock()
+		if o.n == 0 {
+			o.closed = true
+			o.mu.Unlock()
+			return true
+		}
+		o.mu.Unlock()
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return true
 }

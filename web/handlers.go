@@ -70,7 +70,9 @@ const cspSVG = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 func getMapSVG(w http.ResponseWriter, r *http.Request, v *engine.View) {
 	w.Header().Set("Content-Security-Policy", cspSVG)
-	reply(w, "image/svg+xml", v.MapSVG())
+	// The page's token is the mount owner's (the web file is theirs alone): it shows what the
+	// daemon may see, physical frame numbers included when it runs with CAP_SYS_ADMIN.
+	reply(w, "image/svg+xml", v.MapSVG(true))
 }
 
 // getVMAs is the vmas file; ?lines=N keeps the first N lines and says how many were left out

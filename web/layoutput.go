@@ -101,6 +101,10 @@ func (s *Server) takePutSlot(ctx context.Context) error {
 
 // refuseLayout answers 400 with the engine's refusal, and its position when it has one.
 func refuseLayout(w http.ResponseWriter, err error) {
+	if errors.Is(err, engine.ErrNoView) {
+		refuse(w, http.StatusNotFound, err.Error()) // removed while the layout arrived
+		return
+	}
 	if le, ok := errors.AsType[*layout.Error](err); ok {
 		w.Header().Set(hdrErrorLine, strconv.Itoa(le.Line))
 		w.Header().Set(hdrErrorColumn, strconv.Itoa(le.Column))

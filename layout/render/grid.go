@@ -285,7 +285,7 @@ func textRows(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapSt
 			if frames[v] == 0 {
 				row += "  frame -"
 			} else {
-				row += fmt.Sprintf("  frame %#x", frames[v])
+				row += "  frame " + info.frameName(frames[v])
 			}
 		}
 		var notes []string

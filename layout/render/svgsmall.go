@@ -242,7 +242,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		s.text(cx, numY, `text-anchor="middle" font-size="10" fill="#666"`, strconv.Itoa(v))
 		tip := fmt.Sprintf("view page %d shows store page %d", v, f)
 		if len(info.Frames) == len(pages) && info.Frames[v] != 0 {
-			tip += fmt.Sprintf(", physical frame %#x", info.Frames[v])
+			tip += ", physical frame " + info.frameName(info.Frames[v])
 		}
 		if st.past(f) {
 			tip += ", past the end of data: reads as zeros"

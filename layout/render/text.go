@@ -26,6 +26,9 @@ type Info struct {
 	Backend    string   // "" if unknown
 	Frames     []uint64 // physical frame number of each view page (len == view pages), nil if unknown; 0 = not resident
 	FramesNote string   // why Frames is nil, e.g. "physical frames need root (/proc/self/pagemap)"; "" if not asked
+	// FrameLabels: Frames holds labels (1, 2, … in view order), not frame numbers, for a reader
+	// the kernel would not show frame numbers to; drawn f1, f2, …
+	FrameLabels bool
 
 	// Maps are the lines of the `vmas` file (the kernel's VMAs over the view, from /proc/self/maps)
 	// and ViewAddr the address of view page 0: together they say which view pages each VMA holds, so
@@ -415,6 +418,14 @@ func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 	}
 }
 
+// frameName is how a frame is written: its number, or its label (FrameLabels).
+func (i Info) frameName(f uint64) string {
+	if i.FrameLabels {
+		return fmt.Sprintf("f%d", f)
+	}
+	return fmt.Sprintf("%#x", f)
+}
+
 // textFrames shows which view pages share one physical frame: the kernel's own proof of aliasing, as
 // opposed to what the layout says. Frame 0 is what pagemap reports for a page not in memory (or to a
 // reader without the right to see frames), so it is never taken as a shared frame.
@@ -438,7 +449,7 @@ func textFrames(b *bytes.Buffer, st *mapStats, info Info) {
 	fmt.Fprintf(b, "shared_frames: %d\n", fs.shared)
 	fmt.Fprintf(b, "view_pages_not_resident: %d\n", fs.absent)
 	for _, f := range fs.first {
-		fmt.Fprintf(b, "frame %#x: view %s\n", f.frame, mapPageList(f.views, -1, 2*mapAliasItems))
+		fmt.Fprintf(b, "frame %s: view %s\n", info.frameName(f.frame), mapPageList(f.views, -1, 2*mapAliasItems))
 	}
 	if more := fs.shared - int64(len(fs.first)); more > 0 {
 		fmt.Fprintf(b, "... %d more shared frames ...\n", more)
