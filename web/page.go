@@ -96,7 +96,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, v *engine.Vie
 	st := pageState{
 		Style: s.page.style, Script: s.page.script,
 		View: v.Name(), Names: s.e.ViewNames(),
-		Picture:    inlineSVG(v.MapSVG()),
+		Picture:    inlineSVG(v.MapSVG(true)), // as GET /map.svg: the token is the mount owner's
 		StatusJSON: strings.TrimSpace(string(v.StatusJSON())),
 		Status:     statusRows(v.StatusText()),
 		Generation: v.Generation(),

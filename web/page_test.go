@@ -42,7 +42,7 @@ func TestPageHoldsState(t *testing.T) {
 			if svg == nil {
 				t.Fatalf("the page holds no picture:\n%.2000s", page)
 			}
-			want := svgProlog.ReplaceAllString(string(c.v.MapSVG()), "")
+			want := svgProlog.ReplaceAllString(string(c.v.MapSVG(true)), "")
 			if svg[1] != want {
 				t.Errorf("the page's picture is not map.svg:\n%.600s\nwant:\n%.600s", svg[1], want)
 			}
