@@ -49,7 +49,7 @@ func (v *View) Status() []Field {
 		{"vmas", st.VMAs},
 		{"max_map_count", st.MaxMapCount},
 		{"generation", st.Layouts},
-		{"last_error", oneLine(lastErr)},
+		{"last_error", OneLine(lastErr)},
 	}
 	if v.name != MainView {
 		return append([]Field{{"view", v.name}}, f...)

@@ -308,5 +308,8 @@ func (v *View) TruncateView(size int64) error {
 	return nil
 }
 
-// oneLine keeps a message on one line, whatever it holds.
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+// OneLine keeps a message on one line, whatever it holds: every line break (\n, \r\n, \r)
+// becomes a space, and trailing ones go. Status values and the web's refusals use it.
+func OneLine(s string) string { return lineBreaks.Replace(strings.TrimRight(s, "\r\n")) }
+
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")

@@ -66,11 +66,12 @@ type cachedFile struct {
 	inode contentNotifier
 	view  *engine.View // nil for data
 
-	// read is set by every READ before it looks at the store and cleared only by a whole
-	// invalidation, just before it is sent (a page filled meanwhile is locked in the cache,
-	// and the invalidation waits for it). While it is false the kernel holds nothing of the
-	// file, and a change skips the notification: the usual case, since nobody maps it.
-	read atomic.Bool
+	// held: the kernel may hold pages of the file. Set by every READ before it looks at the
+	// store and cleared only by a whole invalidation, just before it is sent (a page filled
+	// meanwhile is locked in the cache, and the invalidation waits for it). While it is false
+	// the kernel holds nothing of the file, and a change skips the notification: the usual
+	// case for a file nobody reads through the cache or maps.
+	held atomic.Bool
 
 	n notifier
 
@@ -93,10 +94,11 @@ type contentNotifier interface {
 	NotifyContent(off, length int64) syscall.Errno
 }
 
-// noteRead marks that a READ of the file is being served.
-func (c *cachedFile) noteRead() {
-	if !c.read.Load() {
-		c.read.Store(true)
+// noteREAD marks that a READ of the file is being served: from now on the kernel may hold
+// pages of it.
+func (c *cachedFile) noteREAD() {
+	if !c.held.Load() {
+		c.held.Store(true)
 	}
 }
 
@@ -141,7 +143,7 @@ func (c *cachedFile) queueWhole() {
 
 // queueStore asks for the pages showing store bytes ext to be dropped.
 func (c *cachedFile) queueStore(ext []engine.Extent) {
-	if !c.read.Load() {
+	if !c.held.Load() {
 		// Nothing of the file is cached; a READ that starts from now on sees the change,
 		// since it set read before looking at the store.
 		return
@@ -174,10 +176,10 @@ func (c *cachedFile) queue(add func(*notifier)) {
 // whose notification the kernel refused.
 const sendAttempts = 3
 
-// wait returns once everything queued before the call has been sent (or the mount is going
+// sendQueued returns once everything queued before the call has been sent (or the mount is going
 // away), sending it itself if need be. right is the caller's (requests.go): a wait it does
 // not allow is refused, not waited.
-func (c *cachedFile) wait(right waitRight) {
+func (c *cachedFile) sendQueued(right waitRight) {
 	if !right.allows(c) {
 		c.root.refuseWait(right, c)
 		return
@@ -213,7 +215,7 @@ func (c *cachedFile) drain() error {
 		return nil
 	}
 	if err := c.send(whole, store); err != nil {
-		c.read.Store(true)
+		c.held.Store(true)
 		n.mu.Lock()
 		n.whole, n.store = true, nil
 		n.mu.Unlock()
@@ -279,7 +281,7 @@ func (c *cachedFile) send(whole bool, store []engine.Extent) error {
 	if c.view != nil {
 		gen = c.view.Generation() // before the drop: pages read during it may be of this layout
 	}
-	if c.read.Swap(false) {
+	if c.held.Swap(false) {
 		if err := c.notify(0, 0); err != nil {
 			return err
 		}

@@ -54,7 +54,7 @@ func openFlags(flags uint32) uint32 {
 // pipe of header + 1 MiB, over the default pipe-max-size of 1 MiB: go-fuse
 // then falls back to pread into a buffer and a second copy.
 func (n *dataNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n.c.noteRead()
+	n.c.noteREAD()
 	l, err := n.root.e.DataSlices(off, len(dest))
 	if err != nil {
 		return nil, toErrno(err)

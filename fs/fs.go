@@ -73,7 +73,7 @@ func (r *Root) BeforeLayout(ctx context.Context, v *engine.View) {
 	for _, c := range r.viewCaches() {
 		if c.view == v {
 			c.queueWhole()
-			c.wait(right)
+			c.sendQueued(right)
 		}
 	}
 }
@@ -84,7 +84,7 @@ func (r *Root) AfterLayout(ctx context.Context, v *engine.View) {
 	right := r.reqs.rightOf(ctx)
 	for _, c := range r.viewCaches() {
 		if c.view == v {
-			c.wait(right)
+			c.sendQueued(right)
 		}
 	}
 }
@@ -165,14 +165,14 @@ func (r *Root) changed(ev engine.Event) {
 // the right to wait for every file (requests.go).
 func (r *Root) waitAll(right waitRight) {
 	for _, c := range r.cached() {
-		c.wait(right)
+		c.sendQueued(right)
 	}
 }
 
 // waitViews is waitAll for the views only: what a truncate of data may wait for.
 func (r *Root) waitViews(right waitRight) {
 	for _, c := range r.viewCaches() {
-		c.wait(right)
+		c.sendQueued(right)
 	}
 }
 

@@ -51,7 +51,7 @@ func (n *viewNode) Release(ctx context.Context, f fusefs.FileHandle) syscall.Err
 // kernel copies the bytes from the nonlinear mapping into the reader's
 // buffer, and the daemon copies nothing.
 func (n *viewNode) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n.c.noteRead()
+	n.c.noteREAD()
 	l, err := n.v.ViewSlices(off, len(dest))
 	if err != nil {
 		return nil, toErrno(err)

@@ -25,9 +25,9 @@ func TestWaitRule(t *testing.T) {
 	call := func(ctx context.Context) {
 		once.Do(func() {
 			right := root.reqs.rightOf(ctx)
-			view.read.Store(true) // as if pages were cached: the drop is sent, not skipped
+			view.held.Store(true) // as if pages were cached: the drop is sent, not skipped
 			view.queueWhole()
-			view.wait(right)
+			view.sendQueued(right)
 			waited <- right
 		})
 	}

@@ -59,7 +59,7 @@ func FuzzPutLayout(f *testing.F) {
 			if perr == nil {
 				t.Fatalf("PUT %q refused (%q), but layout.Parse takes it", body, got)
 			}
-			if got != oneLine(perr.Error())+"\n" || strings.Count(got, "\n") != 1 {
+			if got != engine.OneLine(perr.Error())+"\n" || strings.Count(got, "\n") != 1 {
 				t.Fatalf("PUT %q refused with %q, want the one line %q", body, got, perr.Error())
 			}
 			if le, ok := perr.(*layout.Error); ok {

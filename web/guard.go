@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // guard refuses, before any endpoint runs, every request that is not from the page's own
@@ -56,10 +58,5 @@ func (s *Server) tokenOK(r *http.Request) bool {
 func refuse(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
-	fmt.Fprintln(w, oneLine(msg))
+	fmt.Fprintln(w, engine.OneLine(msg))
 }
-
-// oneLine keeps a message on one line, whatever it holds.
-func oneLine(s string) string { return lineBreaks.Replace(strings.TrimRight(s, "\r\n")) }
-
-var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
