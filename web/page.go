@@ -15,15 +15,19 @@ import (
 )
 
 // static holds the page: plain HTML, CSS and JavaScript, no build step. index.html is an
-// html/template that puts style.css and app.js inline, so that the page is one request and its
-// Content-Security-Policy can allow exactly those two by hash and nothing from anywhere else,
-// and that holds the view's state as it is when the page is asked for: the picture, the title,
-// status, the layout, vmas. The first paint is complete without waiting for the event stream,
-// and the page refreshes itself by asking for itself again (app.js), so that this template is
-// the one renderer of all of it.
+// html/template that puts style.css and the script (app.js and its parts) inline, so that the
+// page is one request and its Content-Security-Policy can allow exactly those two by hash and
+// nothing from anywhere else, and that holds the view's state as it is when the page is asked
+// for: the picture, the title, status, the layout, vmas. The first paint is complete without
+// waiting for the event stream, and the page refreshes itself by asking for itself again
+// (app.js), so that this template is the one renderer of all of it.
 //
-//go:embed static/index.html static/style.css static/app.js
+//go:embed static/index.html static/style.css static/*.js
 var static embed.FS
+
+// scripts are the parts of the page's script, in the order they go into it: one strict function,
+// so that they share its names and nothing leaks into the page's global scope.
+var scripts = []string{"app.js", "picture.js", "steps.js", "start.js"}
 
 // page is the parsed page and the policy it is served with.
 type page struct {
@@ -52,10 +56,16 @@ func buildPage() (page, error) {
 	if err != nil {
 		return page{}, err
 	}
-	script, err := read("app.js")
-	if err != nil {
-		return page{}, err
+	script := "'use strict';\n(() => {\n"
+	for _, name := range scripts {
+		part, err := read(name)
+		if err != nil {
+			return page{}, err
+		}
+		script += part + "\n"
 	}
+	script += "})();\n"
+
 	tmpl, err := template.New("index.html").Parse(html)
 	if err != nil {
 		return page{}, fmt.Errorf("web: the embedded page: %w", err)
