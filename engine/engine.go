@@ -58,6 +58,12 @@ type Options struct {
 	// Note, if set, is told one-line remarks for the user (a store not on tmpfs, a saved
 	// layout that no longer fits).
 	Note func(string)
+	// ReadOnly refuses every change of the store's bytes or size made through the engine
+	// (Writable) once it is set up; layouts still apply, as they change no byte of it. The
+	// store's file stays open read-write all the same: remap_file_pages works only on a
+	// shared mapping of a file opened read-write, so read-only is the engine's rule, kept in
+	// Writable, not the descriptor's.
+	ReadOnly bool
 	// Kernel makes the store's system calls; nil means the kernel itself. Tests pass one
 	// that fails the calls they choose.
 	Kernel remapper.Kernel
@@ -103,6 +109,8 @@ type Engine struct {
 
 	note func(string) // Options.Note, or nothing; immutable
 
+	readOnly bool // Options.ReadOnly; immutable
+
 	// saveMu serializes writes of the saved layouts (persist.go).
 	saveMu sync.Mutex
 }
@@ -144,7 +152,7 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{store: s, maxViewPages: opts.MaxViewPages, mounted: time.Now(), named: map[string]*View{}, note: opts.Note}
+	e := &Engine{store: s, maxViewPages: opts.MaxViewPages, mounted: time.Now(), named: map[string]*View{}, note: opts.Note, readOnly: opts.ReadOnly}
 	if e.maxViewPages <= 0 {
 		e.maxViewPages = layout.DefaultMaxViewPages
 	}
@@ -410,6 +418,9 @@ func (e *Engine) DataSlices(off int64, n int) (*Lease, error) {
 // WriteData writes p at off of data, growing the store as needed. A failure is recorded in
 // the main view's status; the bytes written before it stay written.
 func (e *Engine) WriteData(p []byte, off int64) (int, error) {
+	if err := e.Writable(); err != nil {
+		return 0, err
+	}
 	n, err := e.store.WriteData(p, off)
 	if n > 0 {
 		e.touchData()
@@ -423,6 +434,9 @@ func (e *Engine) WriteData(p []byte, off int64) (int, error) {
 
 // Truncate sets data's size. Views over removed pages read as zeros.
 func (e *Engine) Truncate(size int64) error {
+	if err := e.Writable(); err != nil {
+		return err
+	}
 	old := e.store.DataSize()
 	if err := e.store.Truncate(size); err != nil {
 		e.main.noteError("truncate data", err)
@@ -431,6 +445,22 @@ func (e *Engine) Truncate(size int64) error {
 	e.touchData()
 	lo, hi := min(old, size), max(old, size)
 	e.events.send(Event{Kind: Truncated, Off: lo, Len: hi - lo, Store: []Extent{{Off: lo, Len: hi - lo}}})
+	return nil
+}
+
+// ErrReadOnly refuses a change of the store's bytes or size on a read-only store.
+var ErrReadOnly = fmt.Errorf("the store is read-only (mounted with --read-only): %w", syscall.EROFS)
+
+// ReadOnly tells whether the store refuses changes (Options.ReadOnly).
+func (e *Engine) ReadOnly() bool { return e.readOnly }
+
+// Writable is the one rule of a read-only store: nil if the store's bytes and size may
+// change, else ErrReadOnly. Every write and truncate through the engine asks it, and a
+// binding asks it before it opens a file for writing.
+func (e *Engine) Writable() error {
+	if e.readOnly {
+		return ErrReadOnly
+	}
 	return nil
 }
 

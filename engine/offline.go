@@ -11,7 +11,7 @@ import (
 	"github.com/nlfs/nlfs/remapper"
 )
 
-// OfflineOptions configure ApplyOffline.
+// OfflineOptions configure PlanOffline.
 type OfflineOptions struct {
 	MaxViewPages int64 // 0 means layout.DefaultMaxViewPages
 	// Loaded, if set, is told the bytes of a source that is not a regular file read so far,
@@ -22,34 +22,55 @@ type OfflineOptions struct {
 	Written func(written, total int64)
 }
 
-// ApplyOffline writes to dst the view that layout text makes of src: the same remapping as a
-// mount's, without FUSE or a mapped view (nlfs apply). A regular file is read in place;
-// anything else (a pipe) is first streamed into a memfd, since the runs read it in any order.
-// The layout is checked against the source's size before anything is written; a refusal is
-// a *layout.Error. Memory stays bounded whatever the size (remapper.CopyRuns).
-func ApplyOffline(text []byte, src, dst *os.File, opts OfflineOptions) error {
+// Offline is a layout checked against a source, ready to be written: the same remapping as a
+// mount's, without FUSE or a mapped view (nlfs apply).
+type Offline struct {
+	src     *os.File
+	size    int64 // the source's, in bytes
+	layout  *layout.Layout
+	written func(written, total int64)
+	cleanup func()
+}
+
+// PlanOffline checks layout text against src and returns the remapping, ready to be written;
+// nothing is written yet, so a caller can check everything before it touches its output. A
+// regular file is read in place; anything else (a pipe) is first streamed into a memfd, since
+// the runs read it in any order. A refusal of the layout is a *layout.Error. Close releases
+// what the plan holds.
+func PlanOffline(text []byte, src *os.File, opts OfflineOptions) (*Offline, error) {
 	src, size, cleanup, err := seekable(src, opts.Loaded)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cleanup()
 	ps := remapper.PageSize()
 	l, err := layout.Parse(text, layout.Limits{DataPages: (size + ps - 1) / ps, MaxViewPages: opts.MaxViewPages})
 	if err != nil {
-		return err
+		cleanup()
+		return nil, err
 	}
+	return &Offline{src: src, size: size, layout: l, written: opts.Written, cleanup: cleanup}, nil
+}
+
+// ViewSize is the size of the view in bytes.
+func (o *Offline) ViewSize() int64 { return o.layout.Pages * remapper.PageSize() }
+
+// WriteTo writes the view to dst. Memory stays bounded whatever the size (remapper.CopyRuns).
+func (o *Offline) WriteTo(dst *os.File) error {
 	var progress func(int64)
-	if opts.Written != nil {
-		total := l.Pages * ps
-		opts.Written(0, total)
-		progress = func(n int64) { opts.Written(n, total) }
+	if o.written != nil {
+		total := o.ViewSize()
+		o.written(0, total)
+		progress = func(n int64) { o.written(n, total) }
 	}
-	n, err := remapper.CopyRuns(dst, src, size, l.Runs, progress)
+	n, err := remapper.CopyRuns(dst, o.src, o.size, o.layout.Runs, progress)
 	if progress != nil {
 		progress(n)
 	}
 	return err
 }
+
+// Close releases the source's copy, if one was made.
+func (o *Offline) Close() { o.cleanup() }
 
 // seekable returns src if it is a regular file, else a memfd holding what src gives.
 func seekable(src *os.File, loaded func(int64)) (*os.File, int64, func(), error) {

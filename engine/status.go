@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nlfs/nlfs/layout/render"
 	"github.com/nlfs/nlfs/remapper"
 )
 
@@ -47,10 +48,17 @@ func (v *View) Status() []Field {
 		{"backend", string(st.Backend)},
 		{"backend_reason", st.Reason},
 		{"vmas", st.VMAs},
+	}
+	// What the same view cost before Linux 4.0 (one VMA, the file offsets in the page table)
+	// beside what remap_file_pages costs it now (one VMA per run), as map draws it.
+	for _, kv := range render.KernelCost(st.ViewPages, st.Runs).Keys() {
+		f = append(f, Field{kv.Key, kv.Value})
+	}
+	f = append(f, []Field{
 		{"max_map_count", st.MaxMapCount},
 		{"generation", st.Layouts},
 		{"last_error", OneLine(lastErr)},
-	}
+	}...)
 	if v.name != MainView {
 		return append([]Field{{"view", v.name}}, f...)
 	}
@@ -64,9 +72,14 @@ func (v *View) Status() []Field {
 	if store == "" {
 		store = "memfd"
 	}
+	readOnly := "no"
+	if v.e.readOnly {
+		readOnly = "yes"
+	}
 	return append(f,
 		Field{"store", store},
 		Field{"size_limit", v.e.store.SizeLimit()},
+		Field{"read_only", readOnly},
 		Field{"views", v.e.ViewNames()},
 		Field{"web", web},
 	)

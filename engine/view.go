@@ -253,11 +253,12 @@ func (v *View) ViewTime() time.Time {
 // Pinned reports whether a layout is in force (false: the identity that follows the store).
 func (v *View) Pinned() bool { return !v.rv.Identity() }
 
-// LayoutText is the canonical text of the layout in force.
+// LayoutText is what reading the layout gives: the canonical text of a pinned layout, or, for the
+// identity, a comment that says so with the pages now in view (written back, still the identity).
 func (v *View) LayoutText() []byte {
 	snap := v.Snapshot()
 	if !snap.Pinned {
-		return layout.AppendCanonical(nil, snap.Runs) // the identity follows data: never cached
+		return layout.IdentityText(run.ViewPages(snap.Runs)) // the identity follows data: never cached
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -284,6 +285,9 @@ func (v *View) ViewSlices(off int64, n int) (*Lease, error) {
 // WriteView writes p at off through the view into the store pages it shows. A failure is
 // recorded for status; the bytes written before it stay written.
 func (v *View) WriteView(p []byte, off int64) (int, error) {
+	if err := v.e.Writable(); err != nil {
+		return 0, err
+	}
 	k, ext, err := v.rv.WriteView(p, off)
 	if k > 0 {
 		v.e.touchData()

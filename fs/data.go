@@ -7,6 +7,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/nlfs/nlfs/engine"
 )
 
 // dataNode is the store in file order. It resizes like a regular file.
@@ -28,6 +30,9 @@ var (
 // Open serves data as every store file (openFlags): a reader from the page cache, a writer
 // with direct I/O.
 func (n *dataNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if errno := refuseWriteOpen(n.root.e, flags); errno != 0 {
+		return nil, 0, errno
+	}
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		if errno := n.truncate(ctx, 0); errno != 0 {
 			return nil, 0, errno
@@ -47,6 +52,24 @@ func openFlags(flags uint32) uint32 {
 		return fuse.FOPEN_KEEP_CACHE
 	}
 	return fuse.FOPEN_DIRECT_IO | fuse.FOPEN_KEEP_CACHE
+}
+
+// refuseWriteOpen refuses, with EROFS, an open for writing of a file that shows the store's
+// bytes (data, a view) when the store is read-only: a descriptor opened read-only cannot
+// write, nor map the file for writing (mmap PROT_WRITE, MAP_SHARED fails with EACCES).
+func refuseWriteOpen(e *engine.Engine, flags uint32) syscall.Errno {
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		return 0
+	}
+	return toErrno(e.Writable())
+}
+
+// storeMode is the mode of a file that shows the store's bytes: read-only with the store.
+func storeMode(e *engine.Engine) uint32 {
+	if e.ReadOnly() {
+		return 0o444
+	}
+	return 0o644
 }
 
 // Read replies straight from the linear mapping of the store (see
@@ -75,7 +98,7 @@ func (n *dataNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(&out.Attr, 0o644, n.root.e.DataSize(), n.root.e.DataTime())
+	setFileAttr(&out.Attr, storeMode(n.root.e), n.root.e.DataSize(), n.root.e.DataTime())
 	return 0
 }
 

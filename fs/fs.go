@@ -277,6 +277,15 @@ type MountOptions struct {
 	wrapRaw func(fuse.RawFileSystem) fuse.RawFileSystem
 }
 
+// fsName is the mount's source, as mount(8) and df show it: nlfs, or nlfs:ro for a read-only
+// store (the mount itself stays read-write, as layouts are still written).
+func fsName(e *engine.Engine) string {
+	if e.ReadOnly() {
+		return "nlfs:ro"
+	}
+	return "nlfs"
+}
+
 // Mount serves e at dir and returns once the kernel has the mount.
 func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, error) {
 	logger := mo.Logger
@@ -297,7 +306,7 @@ func Mount(dir string, e *engine.Engine, mo MountOptions) (*fuse.Server, *Root, 
 		UID: uint32(os.Getuid()),
 		GID: uint32(os.Getgid()),
 		MountOptions: fuse.MountOptions{
-			FsName:        "nlfs",
+			FsName:        fsName(e),
 			Name:          "nlfs",
 			AllowOther:    mo.AllowOther,
 			Debug:         mo.Debug,

@@ -46,36 +46,43 @@ func TestTLPI(t *testing.T) {
 
 func TestFreshMountIsIdentity(t *testing.T) {
 	mnt, _ := testMount(t, engine.Options{Pages: 16})
-	if got := sh(t, mnt, "cat layout"); got != "0-15\n" {
-		t.Errorf("fresh layout = %q, want 0-15", got)
+	if got := sh(t, mnt, "cat layout"); got != "# identity: follows data, now 0-15\n" {
+		t.Errorf("fresh layout = %q, want the identity over 0-15", got)
 	}
 	sh(t, mnt, "head -c 8192 /dev/urandom > data")
 	if a, b := sh(t, mnt, "cat data"), sh(t, mnt, "cat view"); a != b || len(a) != 8192 {
 		t.Errorf("identity view differs from data (%d vs %d bytes)", len(b), len(a))
 	}
-	if got := sh(t, mnt, "cat layout"); got != "0-1\n" {
-		t.Errorf("identity layout after shrinking data = %q, want 0-1", got)
+	if got := sh(t, mnt, "cat layout"); got != "# identity: follows data, now 0-1\n" {
+		t.Errorf("identity layout after shrinking data = %q, want the identity over 0-1", got)
 	}
 }
 
-// TestEmptyLayoutFollowsData: writing back the identity's text pins the
-// view; writing nothing returns to the identity that follows data.
+// TestEmptyLayoutFollowsData: writing back the identity's text leaves the
+// identity, which follows data; writing its range pins the view; writing
+// nothing returns to the identity.
 func TestEmptyLayoutFollowsData(t *testing.T) {
 	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	saved := filepath.Join(t.TempDir(), "saved")
 	sh(t, mnt, "cat layout > "+saved+" && cat "+saved+" > layout")
 	sh(t, mnt, "head -c 4096 /dev/zero | tr '\\0' E >> data")
-	if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "ABCD" {
-		t.Errorf("pinned 0-3 after growing data: view %q, want ABCD", got)
+	if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "ABCDE" {
+		t.Errorf("the identity's text written back, then data grown: view %q, want the identity ABCDE", got)
 	}
+	sh(t, mnt, "echo 0-3 > layout && cat layout > "+saved+" && cat "+saved+" > layout")
+	sh(t, mnt, "head -c 4096 /dev/zero | tr '\\0' F >> data")
+	if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "ABCD" {
+		t.Errorf("pinned 0-3, written back, then data grown: view %q, want ABCD", got)
+	}
+	sh(t, mnt, "truncate -s 20480 data")
 	for _, empty := range []string{": > layout", "echo > layout", "truncate -s 0 layout", "printf '# nothing\\n' > layout"} {
 		sh(t, mnt, "echo 1 > layout")
 		sh(t, mnt, empty)
 		if got := pageLetters([]byte(sh(t, mnt, "cat view"))); got != "ABCDE" {
 			t.Errorf("after %q: view %q, want the identity ABCDE", empty, got)
 		}
-		if got := sh(t, mnt, "cat layout"); got != "0-4\n" {
-			t.Errorf("after %q: layout %q, want 0-4", empty, got)
+		if got := sh(t, mnt, "cat layout"); got != "# identity: follows data, now 0-4\n" {
+			t.Errorf("after %q: layout %q, want the identity over 0-4", empty, got)
 		}
 	}
 }

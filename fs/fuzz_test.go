@@ -312,6 +312,9 @@ func expectedState(l *layout.Layout) (layoutText, view string) {
 	for _, p := range run.Pages(runs) {
 		b.WriteByte(byte('A' + p))
 	}
+	if l.Identity {
+		return string(layout.IdentityText(fuzzDataPages)), b.String()
+	}
 	return layout.Canonical(runs), b.String()
 }
 

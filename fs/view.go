@@ -32,6 +32,9 @@ var (
 
 // Open serves view as data (openFlags).
 func (n *viewNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if errno := refuseWriteOpen(n.root.e, flags); errno != 0 {
+		return nil, 0, errno
+	}
 	if !n.opens.opened() {
 		return nil, 0, syscall.ENOENT // the view was removed
 	}
@@ -71,7 +74,7 @@ func (n *viewNode) Write(ctx context.Context, f fusefs.FileHandle, data []byte, 
 }
 
 func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	setFileAttr(&out.Attr, 0o644, n.v.ViewSize(), n.v.ViewTime())
+	setFileAttr(&out.Attr, storeMode(n.root.e), n.v.ViewSize(), n.v.ViewTime())
 	return 0
 }
 

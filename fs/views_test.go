@@ -21,7 +21,7 @@ func TestNamedViews(t *testing.T) {
 	if got := sh(t, mnt, "ls views/rev"); got != "layout\nmap\nmap.svg\nstatus\nstatus.json\nview\nvmas\n" {
 		t.Errorf("ls views/rev:\n%s", got)
 	}
-	if got := sh(t, mnt, "cat views/rev/layout"); got != "0-3\n" {
+	if got := sh(t, mnt, "cat views/rev/layout"); got != "# identity: follows data, now 0-3\n" {
 		t.Errorf("a new view's layout: %q, want the identity 0-3", got)
 	}
 	sh(t, mnt, "echo 3-0 > views/rev/layout && echo 1 1 > views/alias.2/layout")
@@ -71,7 +71,7 @@ func TestNamedViews(t *testing.T) {
 	}
 	// A name can be used again.
 	sh(t, mnt, "mkdir views/alias.2")
-	if got := sh(t, mnt, "cat views/alias.2/layout"); got != "0-3\n" {
+	if got := sh(t, mnt, "cat views/alias.2/layout"); got != "# identity: follows data, now 0-3\n" {
 		t.Errorf("a view made again under an old name: %q, want the identity", got)
 	}
 }

@@ -7,7 +7,8 @@ import (
 
 // FuzzParse checks, for arbitrary bytes: no panic; the same outcome from Parse and from a Parser fed
 // in pieces (with a Finish in between); the naive reference agrees; a success stays within its
-// limits and its canonical text parses back to the same runs.
+// limits and the text reading its layout gives (canonical, or the identity's comment) parses back to
+// the same layout.
 func FuzzParse(f *testing.F) {
 	for _, tc := range parseTests {
 		f.Add([]byte(tc.text), uint8(tc.data))
@@ -34,6 +35,10 @@ func FuzzParse(f *testing.F) {
 		}
 		checkLayout(t, l, lim)
 		if l.Identity {
+			again, err := Parse(IdentityText(l.Pages), lim)
+			if err != nil || !again.Identity {
+				t.Fatalf("the identity's text %q parses to %+v, %v", IdentityText(l.Pages), again, err)
+			}
 			return
 		}
 		text := Canonical(l.Runs)

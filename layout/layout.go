@@ -27,6 +27,11 @@
 // and the cap keeps sums of two numbers far from overflow. Views over Limits.MaxViewPages are rejected
 // before anything is expanded, so "0*99999999999" costs nothing.
 //
+// A view reads back in canonical form (Canonical): one line of entries, each the longest ascending or
+// descending range from where it starts (a lone page otherwise), equal neighbours folded into
+// "ENTRY*K". The identity reads as a comment that says so (IdentityText), so that what is read,
+// written back, leaves a view as it was: pinned stays pinned, the identity stays the identity.
+//
 // Errors carry the line and column (in bytes, both from 1) where the offending thing starts: the
 // number for a bad store page, a too-large number or a zero count; the entry for a view over the
 // maximum; the "remap" keyword for a remap line's range or arguments (its PGOFF for store pages past

@@ -101,6 +101,15 @@ type Parser struct {
 	doomed  bool
 	paint   []int64
 	pending []remap
+
+	// remaps counts the remap lines begun so far (RemapOnly reads it). With steps set (by Steps),
+	// calls records each complete remap line as a Step, up to MaxSteps of them, and tooMany is the
+	// error that the next one would be: the step drawings read the calls from this very lexer, so
+	// that whatever the language accepts, they read alike.
+	remaps  int
+	steps   bool
+	calls   []Step
+	tooMany *Error
 }
 
 // remap is one remap line: view pages view..view+count-1 show store pages file..file+count-1.
@@ -373,6 +382,7 @@ func (p *Parser) word(c int) bool {
 			return false
 		}
 		p.lineUsed, p.nargs, p.remapAt = true, 0, p.tok
+		p.remaps++
 		return true
 	}
 	p.bad, p.more = append(p.bad[:0], keyword[:p.spelt]...), false
@@ -425,6 +435,7 @@ func (p *Parser) endNumber() {
 			view, count, file := p.args[0], p.args[1], p.args[2]
 			p.storePages(file+count-1, p.tok)
 			p.addRemap(remap{view, count, file}, p.remapAt)
+			p.recordCall(view, count, file)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package layout
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/nlfs/nlfs/run"
@@ -26,50 +25,35 @@ type Step struct {
 // the view after each remap line, in text order, as successive remap_file_pages calls would leave
 // it. The last step's runs are the layout's. A text with no remap lines has one step; one with more
 // than MaxSteps is refused, naming the first line over. An identity layout (no entries) has one step
-// over lim.DataPages pages.
+// over lim.DataPages pages. The calls are read by the parser itself, as it checks them.
 func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
-	l, err := Parse(src, lim)
+	p := NewParser(lim)
+	p.steps = true
+	if _, err := p.Write(src); err != nil {
+		return nil, nil, err
+	}
+	l, err := p.finish()
 	if err != nil {
 		return nil, nil, err
+	}
+	if p.tooMany != nil {
+		return nil, nil, p.tooMany
 	}
 	if l.Identity {
 		return l, []Step{{Runs: run.Identity(l.Pages)}}, nil
 	}
-	// The text is valid, so every remap line is "remap A B C" (after separators) with three
-	// plain numbers: finding them needs no more than splitting lines into fields. The page list is
-	// what is left with those lines blanked, parsed as before (line numbers stay put).
-	lines := bytes.Split(src, []byte("\n"))
-	var calls []Step
-	list := make([]byte, 0, len(src))
-	for i, line := range lines {
-		if i > 0 {
-			list = append(list, '\n')
-		}
-		f := stepFields(line)
-		if len(f) != 4 || string(f[0]) != "remap" {
-			list = append(list, line...)
-			continue
-		}
-		if len(calls) == MaxSteps {
-			return nil, nil, &Error{Line: i + 1, Column: bytes.Index(line, f[0]) + 1,
-				Msg: "too many remap lines to draw step by step (at most " + strconv.Itoa(MaxSteps) + ")"}
-		}
-		calls = append(calls, Step{Line: i + 1, View: stepNumber(f[1]), Count: stepNumber(f[2]), File: stepNumber(f[3])})
-	}
-	var start []run.Run
-	if len(calls) == 0 {
-		start = l.Runs
-	} else if base, err := Parse(list, lim); err != nil {
-		return nil, nil, err // cannot happen: blanking remap lines removes only checks
-	} else if base.Identity {
+	start := l.Runs
+	switch {
+	case len(p.calls) == 0:
+	case p.listed:
+		start = p.runs // the page list, before the remap lines painted over it
+	default:
 		start = run.Identity(lim.DataPages)
-	} else {
-		start = base.Runs
 	}
-	steps := make([]Step, 0, len(calls)+1)
+	steps := make([]Step, 0, len(p.calls)+1)
 	steps = append(steps, Step{Runs: start})
 	cur := start
-	for _, c := range calls {
+	for _, c := range p.calls {
 		cur = RemapRuns(cur, c.View, c.Count, c.File)
 		c.Runs = cur
 		steps = append(steps, c)
@@ -77,23 +61,16 @@ func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 	return l, steps, nil
 }
 
-// stepFields splits a line into its entries, dropping a comment.
-func stepFields(line []byte) [][]byte {
-	if i := bytes.IndexByte(line, '#'); i >= 0 {
-		line = line[:i]
+// recordCall keeps a complete remap line for Steps.
+func (p *Parser) recordCall(view, count, file int64) {
+	if !p.steps || p.err != nil || p.tooMany != nil {
+		return
 	}
-	return bytes.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\r' })
-}
-
-// stepNumber reads a number the parser has accepted: decimal (leading zeros are decimal, not
-// octal) or hex after 0x.
-func stepNumber(b []byte) int64 {
-	base, s := 10, string(b)
-	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		base, s = 16, s[2:]
+	if len(p.calls) == MaxSteps {
+		p.tooMany = errorAt(p.remapAt, "too many remap lines to draw step by step (at most %s)", strconv.Itoa(MaxSteps))
+		return
 	}
-	n, _ := strconv.ParseInt(s, base, 64)
-	return n
+	p.calls = append(p.calls, Step{Line: p.remapAt.line, View: view, Count: count, File: file})
 }
 
 // RemapRuns returns the view runs after one remap call: view pages view..view+count-1 show store
@@ -133,19 +110,11 @@ func RemapRuns(runs []run.Run, view, count, file int64) []run.Run {
 }
 
 // RemapOnly reports whether src has remap lines and no page list, so that its view is the
-// identity over the store with the calls applied: drawing it needs the store's size. It looks at
-// entries only (a text that does not parse may answer either way).
-func RemapOnly(src []byte) bool {
-	remaps := false
-	for _, line := range bytes.Split(src, []byte("\n")) {
-		f := stepFields(line)
-		switch {
-		case len(f) == 0:
-		case string(f[0]) == "remap":
-			remaps = true
-		default:
-			return false
-		}
-	}
-	return remaps
+// identity over the store with the calls applied: drawing it needs the store's size. It reads src
+// with the parser under lim, as far as it parses (a text that does not parse may answer either way).
+func RemapOnly(src []byte, lim Limits) bool {
+	p := NewParser(lim)
+	p.Write(src)
+	p.Write([]byte{'\n'}) // ends an entry the text ends in, which makes a page list
+	return p.remaps > 0 && !p.listed
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,10 +25,10 @@ func TestSteps(t *testing.T) {
 	}{
 		{"page list only", "2 1 0\n", 3, []string{"2-0\n"}, nil},
 		{"identity", "# nothing\n", 4, []string{"0-3\n"}, nil},
-		{"ltp pairs", ltp, 4, []string{"0-3\n", "1 1-3\n", "1-0 2-3\n", "1-0 3 3\n", "1-0 3-2\n"}, []int{1, 2, 3, 4}},
+		{"ltp pairs", ltp, 4, []string{"0-3\n", "1 1-3\n", "1-0 2-3\n", "1-0 3*2\n", "1-0 3-2\n"}, []int{1, 2, 3, 4}},
 		{"issue 11", "0-5\nremap 0 2 4\n", 6, []string{"0-5\n", "4-5 2-5\n"}, []int{2}},
 		{"merge back", "0-5\nremap 0 2 4 # away\n\nremap 0x0, 02, 0\n", 6, []string{"0-5\n", "4-5 2-5\n", "0-5\n"}, []int{2, 4}},
-		{"remap alone", "remap 1 1 0\n", 3, []string{"0-2\n", "0 0 2\n"}, []int{1}},
+		{"remap alone", "remap 1 1 0\n", 3, []string{"0-2\n", "0*2 2\n"}, []int{1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,10 +125,104 @@ func TestRemapOnly(t *testing.T) {
 		"0-3\nremap 0 1 1\n":              false,
 		"remap 0 1 1\n2":                  false,
 		"# remap 0 1 1\n":                 false,
+		"remap 0x0,1,\t0x1 # c\r\n":       true,
 		"":                                false,
 	} {
-		if got := RemapOnly([]byte(text)); got != want {
+		if got := RemapOnly([]byte(text), Limits{DataPages: 1 << 40}); got != want {
 			t.Errorf("RemapOnly(%q) = %v", text, got)
+		}
+	}
+}
+
+// TestStepsReadAsParserDoes: the step drawings read each remap line's numbers as the parser does,
+// whatever way the text writes them (hex, leading zeros, commas, tabs, carriage returns, comments
+// after the numbers): the calls are the ones written, and the last step is Parse's view.
+func TestStepsReadAsParserDoes(t *testing.T) {
+	cases := []struct {
+		text  string
+		calls [][3]int64 // VIEWPAGE NPAGES PGOFF of each call
+		lines []int
+	}{
+		{"0-0x1f\nremap 0x10 0x2 0x1e\n", [][3]int64{{16, 2, 30}}, []int{2}},
+		{"0-31\nremap 0X1A,0x2,0XA\n", [][3]int64{{26, 2, 10}}, []int{2}},
+		{"0-31\nremap 010 02 020\n", [][3]int64{{10, 2, 20}}, []int{2}},
+		{"0-31\nremap\t3,\t1,\t7 # remap 0 1 0\r\n", [][3]int64{{3, 1, 7}}, []int{2}},
+		{"0-31 # remap 1 1 1\n  remap 4 4 0x8,\n#remap 9 9 9\nremap 0 1 31#c\n", [][3]int64{{4, 4, 8}, {0, 1, 31}}, []int{2, 4}},
+		{"remap 1 1 0\r\nremap 0x1F 1 0\r\n", [][3]int64{{1, 1, 0}, {31, 1, 0}}, []int{1, 2}},
+	}
+	for _, c := range cases {
+		lim := Limits{DataPages: 32}
+		l, steps, err := Steps([]byte(c.text), lim)
+		if err != nil {
+			t.Fatalf("%q: %v", c.text, err)
+		}
+		var calls [][3]int64
+		var lines []int
+		for _, s := range steps[1:] {
+			calls = append(calls, [3]int64{s.View, s.Count, s.File})
+			lines = append(lines, s.Line)
+		}
+		if !slices.Equal(calls, c.calls) || !slices.Equal(lines, c.lines) {
+			t.Errorf("%q: calls %v at lines %v, want %v at %v", c.text, calls, lines, c.calls, c.lines)
+		}
+		p, err := Parse([]byte(c.text), lim)
+		if err != nil {
+			t.Fatalf("%q: Parse: %v", c.text, err)
+		}
+		if last := steps[len(steps)-1].Runs; !slices.Equal(last, p.Runs) || !slices.Equal(l.Runs, p.Runs) {
+			t.Errorf("%q: last step %v, Parse %v", c.text, last, p.Runs)
+		}
+	}
+}
+
+// TestStepsAnySpelling: the same calls spelt any way the language allows give the same steps as
+// spelt plainly (a property over random spellings).
+func TestStepsAnySpelling(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	num := func(n int64) string {
+		switch r.IntN(4) {
+		case 0:
+			return fmt.Sprintf("0x%x", n)
+		case 1:
+			return fmt.Sprintf("0X%X", n)
+		case 2:
+			return "0" + strconv.FormatInt(n, 10)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	seps := []string{" ", ",", "\t", " , ", "\r"}
+	sep := func() string { return seps[r.IntN(len(seps))] }
+	for range 2000 {
+		const data = 16
+		var plain, spelt strings.Builder
+		plain.WriteString("15-0\n")
+		spelt.WriteString("0xf-0 # the page list\n")
+		for range 1 + r.IntN(6) {
+			n := 1 + r.Int64N(data)
+			v, f := r.Int64N(data-n+1), r.Int64N(data-n+1)
+			fmt.Fprintf(&plain, "remap %d %d %d\n", v, n, f)
+			fmt.Fprintf(&spelt, "%sremap%s%s%s%s%s%s", sep(), sep(), num(v), sep(), num(n), sep(), num(f))
+			if r.IntN(2) == 0 {
+				spelt.WriteString(" # remap 0 1 0")
+			}
+			spelt.WriteString([]string{"\n", "\r\n"}[r.IntN(2)])
+		}
+		_, want, err := Steps([]byte(plain.String()), Limits{DataPages: data})
+		if err != nil {
+			t.Fatalf("%q: %v", plain.String(), err)
+		}
+		_, got, err := Steps([]byte(spelt.String()), Limits{DataPages: data})
+		if err != nil {
+			t.Fatalf("%q: %v", spelt.String(), err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d steps, plainly %d", spelt.String(), len(got), len(want))
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.View != w.View || g.Count != w.Count || g.File != w.File || !slices.Equal(g.Runs, w.Runs) {
+				t.Fatalf("%q: step %d is %+v, plainly %+v", spelt.String(), i, g, w)
+			}
 		}
 	}
 }

@@ -5,12 +5,14 @@
 # same run, next to it (so a busy machine slows both alike); the result is a
 # markdown table (BENCHMARKS.md holds one, with the machine and the date).
 #
-# Usage: scripts/bench.sh [--check] [--reps N]
+# Usage: scripts/bench.sh [--check] [--reps N] [apply]
 #   --check    exit 1 if a target is missed (otherwise the table only says so)
 #   --reps N   repetitions of each measurement, at least 5 (default 5)
+#   apply      only nlfs apply against cp (section 4: a minute, 1 GiB of memory)
 #
 # Needs root (nlfs mounts with mount(2) as root, and the page cache is
-# dropped), /dev/fuse, Go, dd and awk, and about 9 GiB of free memory (a
+# dropped; not for apply alone), /dev/fuse, Go, dd, awk and GNU time
+# (package time), and about 9 GiB of free memory (a
 # 1 GiB source in /dev/shm and a 1 GiB store, later a 4 GiB store, and the
 # go-fuse ceiling's 1 GiB).
 # A full run takes three to six minutes. Mounts and files are removed on exit,
@@ -19,15 +21,17 @@ set -euo pipefail
 
 reps=5
 check=0
+only=""
 while (($#)); do
 	case $1 in
 	--check) check=1 ;;
+	apply) only=$1 ;;
 	--reps)
 		reps=${2:?--reps needs a number}
 		shift
 		;;
 	-h | --help)
-		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -41,7 +45,7 @@ if ((reps < 5)); then
 	echo "bench.sh: --reps $reps: want at least 5" >&2
 	exit 2
 fi
-if [[ $(id -u) != 0 ]]; then
+if [[ $(id -u) != 0 && $only != apply ]]; then
 	echo "bench.sh: run it as root: it mounts nlfs with mount(2) and drops the page cache" >&2
 	exit 2
 fi
@@ -51,12 +55,14 @@ work=$(mktemp -d /tmp/nlfs-bench.XXXXXX)
 src=/dev/shm/nlfs-bench-$$.src
 mnt=$work/mnt
 nlfs=$work/nlfs
+applysrc=/dev/shm/nlfs-bench-$$.apply
+applyout=/dev/shm/nlfs-bench-$$.out
 mounted=0
 cleanup() {
 	if ((mounted)); then
 		"$nlfs" umount "$mnt" >/dev/null 2>&1 || umount -l "$mnt" 2>/dev/null || true
 	fi
-	rm -f "$src"
+	rm -f "$src" "$applysrc" "$applyout"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,6 +92,22 @@ record() { echo "$2" >>"$work/res/$1"; }
 median() {
 	sort -g "$work/res/$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# The table: row NAME NLFS BASELINE RATIO TARGET (TARGET is ">=x", "<=x" or "").
+missed=0
+row() {
+	local verdict=""
+	if [[ -n $5 ]]; then
+		if awk -v r="$4" -v t="$5" 'BEGIN { op = substr(t, 1, 2); v = substr(t, 3) + 0; exit !((op == ">=" && r >= v) || (op == "<=" && r <= v)) }'; then
+			verdict="ok"
+		else
+			verdict="**missed**"
+			missed=1
+		fi
+	fi
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "${5:-–}" "$verdict"
+}
+gbs() { awk -v s="$1" -v b="${2:-$gib}" 'BEGIN { printf "%.2f GB/s", b / s / 1e9 }'; }
+r2() { awk -v r="$1" 'BEGIN { printf "%.2f", r }'; }
 # mount_nlfs ARGS...: mount nlfs on $mnt; $pid is its daemon.
 mount_nlfs() {
 	"$nlfs" mount "$@" "$mnt" >"$work/mount.out"
@@ -103,6 +125,64 @@ log "bench: building nlfs"
 
 gib=1073741824
 pages=262144 # 1 GiB of 4 KiB pages
+
+# bench_apply: nlfs apply of a 512 MiB file of random bytes in /dev/shm into
+# /dev/shm, the identity, a shuffle and the reverse of its 131,072 pages,
+# against cp of the same file in the same repetition; the output is removed
+# before each, and the peak resident memory of each is kept (GNU time's %M).
+bench_apply() {
+	head -c $((gib / 2)) /dev/urandom >"$applysrc"
+	"$nlfs" layout gen identity $((pages / 2)) >"$work/apply-identity.layout"
+	"$nlfs" layout gen shuffle $((pages / 2)) 1 >"$work/apply-shuffle.layout"
+	"$nlfs" layout gen reverse $((pages / 2)) >"$work/apply-reverse.layout"
+	local rep name a c
+	for rep in $(seq "$reps"); do
+		log "bench: nlfs apply and cp of 512 MiB, repetition $rep/$reps"
+		rm -f "$applyout"
+		c=$(secs /usr/bin/time -o "$work/rss" -f %M cp "$applysrc" "$applyout")
+		record cp "$c"
+		record rss-cp "$(cat "$work/rss")"
+		for name in identity shuffle reverse; do
+			rm -f "$applyout"
+			a=$(secs /usr/bin/time -o "$work/rss" -f %M "$nlfs" apply --layout "$work/apply-$name.layout" --source "$applysrc" -o "$applyout")
+			record "apply-$name" "$a"
+			record "rss-apply-$name" "$(cat "$work/rss")"
+			record "ratio-apply-$name" "$(awk -v a="$a" -v c="$c" 'BEGIN { print a / c }')"
+		done
+	done
+	rm -f "$applysrc" "$applyout"
+}
+# apply_rows: the table's rows for bench_apply.
+apply_rows() {
+	local name target
+	for name in identity shuffle reverse; do
+		target="<=2"
+		[[ $name == identity ]] && target="<=1.25"
+		row "nlfs apply, 512 MiB, $name (time)" "$(printf '%.2f s' "$(median "apply-$name")")" "$(printf '%.2f s' "$(median cp)") (cp)" "$(r2 "$(median "ratio-apply-$name")")" "$target"
+	done
+	for name in identity shuffle reverse; do
+		row "nlfs apply, 512 MiB, $name (peak resident memory, the source's mapped pages included)" "$(($(median "rss-apply-$name") / 1024)) MiB" "$(($(median rss-cp) / 1024)) MiB (cp)" "" ""
+	done
+}
+# header: the lines above the table.
+header() {
+	echo "nlfs benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps repetitions"
+	echo "machine: $(awk -F': ' '/^model name/ { m = $2 } END { print m }' /proc/cpuinfo), $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); $(uname -srm)"
+	echo "command: scripts/bench.sh$( ((check)) && echo ' --check')$( ((reps != 5)) && echo " --reps $reps")${only:+ $only}"
+	echo
+}
+if [[ $only == apply ]]; then
+	bench_apply
+	header
+	echo "| figure | nlfs | baseline | ratio | target | |"
+	echo "|---|---|---|---|---|---|"
+	apply_rows
+	if ((check && missed)); then
+		echo "bench.sh: a target was missed" >&2
+		exit 1
+	fi
+	exit 0
+fi
 log "bench: making a 1 GiB source in /dev/shm"
 head -c $gib /dev/urandom >"$src"
 
@@ -240,27 +320,7 @@ apply_ratio=$(metric apply/bare)
 parse_ratio=$(metric parse/apply)
 
 # ---- 4. nlfs apply of 512 MiB, against cp of the same file ----
-# Both write into /dev/shm, the output removed before each run.
-applysrc=/dev/shm/nlfs-bench-$$.apply
-applyout=/dev/shm/nlfs-bench-$$.out
-trap 'kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; umount -l "$cmnt" 2>/dev/null; rm -f "$applysrc" "$applyout"; cleanup' EXIT
-head -c $((gib / 2)) "$src" >"$applysrc"
-"$nlfs" layout gen identity $((pages / 2)) >"$work/apply-identity.layout"
-"$nlfs" layout gen shuffle $((pages / 2)) 1 >"$work/apply-shuffle.layout"
-"$nlfs" layout gen reverse $((pages / 2)) >"$work/apply-reverse.layout"
-for rep in $(seq "$reps"); do
-	log "bench: nlfs apply and cp of 512 MiB, repetition $rep/$reps"
-	rm -f "$applyout"
-	c=$(secs cp "$applysrc" "$applyout")
-	record cp "$c"
-	for name in identity shuffle reverse; do
-		rm -f "$applyout"
-		a=$(secs "$nlfs" apply --layout "$work/apply-$name.layout" --source "$applysrc" -o "$applyout")
-		record "apply-$name" "$a"
-		record "ratio-apply-$name" "$(awk -v a="$a" -v c="$c" 'BEGIN { print a / c }')"
-	done
-done
-rm -f "$applysrc" "$applyout"
+bench_apply
 
 # ---- 5. a 1,048,576-page random permutation of a 4 GiB store: read and memory ----
 log "bench: a 1,048,576-page random permutation of a 4 GiB store"
@@ -303,28 +363,9 @@ wait $cpid || true
 trap cleanup EXIT
 
 # ---- the table ----
-missed=0
-# row NAME NLFS BASELINE RATIO TARGET: TARGET is ">=x", "<=x" or "".
-row() {
-	local verdict=""
-	if [[ -n $5 ]]; then
-		if awk -v r="$4" -v t="$5" 'BEGIN { op = substr(t, 1, 2); v = substr(t, 3) + 0; exit !((op == ">=" && r >= v) || (op == "<=" && r <= v)) }'; then
-			verdict="ok"
-		else
-			verdict="**missed**"
-			missed=1
-		fi
-	fi
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "${5:-–}" "$verdict"
-}
-gbs() { awk -v s="$1" -v b="${2:-$gib}" 'BEGIN { printf "%.2f GB/s", b / s / 1e9 }'; }
-r2() { awk -v r="$1" 'BEGIN { printf "%.2f", r }'; }
 
 {
-	echo "nlfs benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps repetitions"
-	echo "machine: $(awk -F': ' '/^model name/ { m = $2 } END { print m }' /proc/cpuinfo), $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo); $(uname -srm)"
-	echo "command: scripts/bench.sh$( ((check)) && echo ' --check')$( ((reps != 5)) && echo " --reps $reps")"
-	echo
+	header
 	sed 's/^/    /' "$work/layouts"
 	echo
 	echo "| figure | nlfs | baseline | ratio | target | |"
@@ -352,9 +393,7 @@ r2() { awk -v r="$1" 'BEGIN { printf "%.2f", r }'; }
 	row "parse and compile that layout (time)" "$(printf '%.1f ms' "$parse_ms")" "$(printf '%.0f ms' "$apply_ms") (applying it)" "$(awk -v r="$parse_ratio" 'BEGIN { printf "%.3f", r }')" "<=0.1"
 	row "write that layout through the mount, daemon at rest (time)" "$(printf '%.0f ms' "$(awk -v s="$(median apply-settled-random60k)" 'BEGIN { print s * 1000 }')")" "$(printf '%.0f ms' "$bare_ms") (bare loop)" "$(r2 "$(awk -v s="$(median apply-settled-random60k)" -v b="$bare_ms" 'BEGIN { print s * 1000 / b }')")" "<=1.1"
 	row "write that layout through the mount, at once after mounting (time)" "$(printf '%.0f ms' "$(awk -v s="$(median apply-mount-random60k)" 'BEGIN { print s * 1000 }')")" "$(printf '%.0f ms' "$bare_ms") (bare loop)" "$(r2 "$(awk -v s="$(median apply-mount-random60k)" -v b="$bare_ms" 'BEGIN { print s * 1000 / b }')")" ""
-	for name in identity shuffle reverse; do
-		row "nlfs apply, 512 MiB, $name (time)" "$(printf '%.2f s' "$(median "apply-$name")")" "$(printf '%.2f s' "$(median cp)") (cp)" "$(r2 "$(median "ratio-apply-$name")")" "<=1.25"
-	done
+	apply_rows
 	row "daemon memory beyond the store, 1,048,576-page permutation, after a full read" "$((beyond_kb / 1024)) MiB" "$((budget_kb / 1024)) MiB (64 MiB + 16 B/page)" "$(awk -v a=$beyond_kb -v b=$budget_kb 'BEGIN { printf "%.2f", a / b }')" "<=1"
 	row "layout of that 4 GiB view written through the mount (time)" "$(printf '%.2f s' "$big_apply")" "" "" ""
 	for v in 1 2 3 4; do

@@ -38,7 +38,7 @@ pause
 
 say "Fill store page i with one letter: A, B, … H (the first byte of each page is shown below)."
 run "for c in A B C D E F G H; do head -c 4096 /dev/zero | tr '\\0' \$c; done > \$d/data"
-say "A fresh mount shows the identity: the view is data, page for page: one run, one VMA."
+say "A fresh mount shows the identity: the view is data, page for page: one run, one VMA. Its layout reads as a comment that says so."
 run 'cat $d/layout'
 letters view
 run "grep -E '^(layout|runs|vmas):' \$d/status"
@@ -50,6 +50,8 @@ letters view
 say "Since Linux 4.0 the kernel emulates the call with one VMA per run: eight now. vmas columns: address range, permissions (s: shared), file offset in hex (store page × 4096), device, inode, file."
 run 'cat $d/vmas'
 run "grep -E '^(runs|vmas|backend):' \$d/status"
+say "Before Linux 4.0 the same view cost one VMA, made nonlinear: each page's file offset was kept in its page-table entry instead. status gives both costs, and map draws them side by side."
+run "grep linux_4_0 \$d/status"
 pause
 
 say "Pages can repeat: store page 0 at view pages 0, 1 and 2. They are one page, not copies."

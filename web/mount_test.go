@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -32,7 +33,7 @@ var (
 
 // TestLayoutAsTheFile: GET /layout answers exactly what `cat layout` prints through the mount,
 // for the main view and a named one, at the identity, pinned, with repeats and after data
-// grows.
+// grows; and what it answers, put back, leaves the view as it was (pinned, or following data).
 func TestLayoutAsTheFile(t *testing.T) {
 	mnt, e := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
 	s := newServer(t, e, Options{})
@@ -52,9 +53,17 @@ func TestLayoutAsTheFile(t *testing.T) {
 			if c.view != "" {
 				q = "?view=" + c.view
 			}
+			v := mustView(t, e, c.view)
+			pinned := v.Snapshot().Pinned
 			got, want := mustGet(t, s, "/layout"+q), sh(t, mnt, "cat "+c.file)
 			if got != want {
 				t.Fatalf("GET /layout%s: %q, cat %s: %q", q, got, c.file, want)
+			}
+			if resp, body := call(t, s, "PUT", "/layout"+q, strings.NewReader(got), nil); resp.StatusCode != 204 {
+				t.Fatalf("PUT back %q: %s %q", got, resp.Status, body)
+			}
+			if again := sh(t, mnt, "cat "+c.file); again != want || v.Snapshot().Pinned != pinned {
+				t.Errorf("putting back %q: cat %s %q (pinned %v), was %q (pinned %v)", got, c.file, again, v.Snapshot().Pinned, want, pinned)
 			}
 		})
 	}

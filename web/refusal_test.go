@@ -194,8 +194,8 @@ func TestPutLayout(t *testing.T) {
 		{"/layout", "2 1 0", "2-0\n"},
 		{"/layout", "0 1 2 3 7 6 5 4", "0-3 7-4\n"},
 		{"/layout", "remap 0 1 2\n# comment\n", "2-1 2-7\n"},
-		{"/layout", "", "0-7\n"},
-		{"/layout?view=a", "5*3", "5 5 5\n"},
+		{"/layout", "", "# identity: follows data, now 0-7\n"},
+		{"/layout?view=a", "5*3", "5*3\n"},
 	} {
 		gen := e.Main().Generation()
 		resp, got := call(t, s, "PUT", c.path, strings.NewReader(c.body), nil)
@@ -209,7 +209,7 @@ func TestPutLayout(t *testing.T) {
 			t.Errorf("PUT %q: generation %d, want %d", c.body, e.Main().Generation(), gen+1)
 		}
 	}
-	if text := string(e.Main().LayoutText()); text != "0-7\n" {
+	if text := string(e.Main().LayoutText()); text != "# identity: follows data, now 0-7\n" {
 		t.Errorf("the named view's layout changed the main view: %q", text)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,12 +18,14 @@ import (
 // that the mount is ready or why it failed. Nothing is rebuilt by hand, so
 // whatever the user asked (flags, -o, the mount.fuse3 form) the daemon gets.
 //
-// The daemon writes lines on the pipe, then closes it:
+// The daemon writes messages on the pipe, then closes it. Each is framed: a header line
+// "KIND LENGTH\n", then LENGTH bytes of payload, so that any byte sequence (a path with a
+// newline in it) passes intact:
 //
-//	note MESSAGE            a line for the user
+//	note MESSAGE            a message for the user
 //	progress LOADED TOTAL   loading the source (TOTAL -1: not known)
 //	web URL                 the live page's address, with its token
-//	ready                   the mount is up
+//	ready                   the mount is up (no payload)
 //	error CODE MESSAGE      it failed, with that exit code
 
 // daemonize starts the daemon and returns once it reports the mount ready,
@@ -59,18 +62,17 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 	w.Close()
 
 	var bar *progress
-	var line, page string
+	var kind, msg, page string
 	for br := bufio.NewReader(r); ; {
-		l, err := br.ReadString('\n')
-		line = strings.TrimSuffix(l, "\n")
+		kind, msg, err = readFrame(br)
 		if err != nil {
 			break
 		}
-		if msg, ok := strings.CutPrefix(line, "note "); ok {
+		if kind == "note" {
 			fmt.Fprintf(os.Stderr, "nlfs: %s\n", msg)
-		} else if url, ok := strings.CutPrefix(line, "web "); ok {
-			page = url
-		} else if loaded, total, ok := parseProgress(line); ok {
+		} else if kind == "web" {
+			page = msg
+		} else if loaded, total, ok := parseProgress(kind, msg); ok {
 			if bar == nil {
 				bar = newProgress("loading "+quote(c.source), total)
 			}
@@ -80,7 +82,7 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 		}
 	}
 	bar.done()
-	if line == "ready" {
+	if kind == "ready" {
 		pid := cmd.Process.Pid
 		cmd.Process.Release()
 		fmt.Fprintf(stdout, "nlfs: serving %s (daemon pid %d); stop with: nlfs umount %s\n", quote(mnt), pid, quote(mnt))
@@ -89,22 +91,59 @@ func (c *mountConfig) daemonize(mnt string, stdout io.Writer) error {
 		}
 		return nil
 	}
+	if err == nil && kind != "error" {
+		err = fmt.Errorf("an unknown message %q", kind)
+	}
+	if err != nil && err != io.EOF {
+		// Not what this very program writes: never wait on a daemon that may be serving.
+		pid := cmd.Process.Pid
+		cmd.Process.Release()
+		return mountErrorf("mount %s: the daemon (pid %d) said something unreadable on its ready pipe (%v); see whether it serves, and end it with: nlfs umount %s", quote(mnt), pid, err, quote(mnt))
+	}
 	state, _ := cmd.Process.Wait()
-	if rest, ok := strings.CutPrefix(line, "error "); ok {
-		codeText, msg, _ := strings.Cut(rest, " ")
+	if kind == "error" {
+		codeText, text, _ := strings.Cut(msg, " ")
 		if code, err := strconv.Atoi(codeText); err == nil {
-			return &exitError{code, fmt.Errorf("%s", msg)}
+			return &exitError{code, errors.New(text)}
 		}
 	}
 	return mountErrorf("mount %s: the daemon exited before the mount was ready (%v)", quote(mnt), state)
 }
 
-func parseProgress(line string) (loaded, total int64, ok bool) {
-	rest, ok := strings.CutPrefix(line, "progress ")
-	if !ok {
+// maxFrame bounds a message on the ready pipe: the longest is an error naming a few paths.
+const maxFrame = 1 << 20
+
+// readFrame reads one message of the ready pipe: its kind and payload. A pipe that ends
+// between messages gives io.EOF.
+func readFrame(br *bufio.Reader) (kind, payload string, err error) {
+	header, err := br.ReadString('\n')
+	if err == io.EOF && header == "" {
+		return "", "", io.EOF
+	} else if err != nil {
+		return "", "", fmt.Errorf("a message cut short: %q", header)
+	}
+	kind, lenText, _ := strings.Cut(strings.TrimSuffix(header, "\n"), " ")
+	n, err := strconv.Atoi(lenText)
+	if err != nil || n < 0 || n > maxFrame {
+		return "", "", fmt.Errorf("a bad message header %q", header)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return "", "", fmt.Errorf("a %s message cut short after %d bytes", kind, n)
+	}
+	return kind, string(b), nil
+}
+
+// writeFrame writes one message of the ready pipe.
+func writeFrame(w io.Writer, kind, payload string) {
+	fmt.Fprintf(w, "%s %d\n%s", kind, len(payload), payload)
+}
+
+func parseProgress(kind, msg string) (loaded, total int64, ok bool) {
+	if kind != "progress" {
 		return 0, 0, false
 	}
-	_, err := fmt.Sscanf(rest, "%d %d", &loaded, &total)
+	_, err := fmt.Sscanf(msg, "%d %d", &loaded, &total)
 	return loaded, total, err == nil
 }
 
@@ -124,7 +163,7 @@ func (d *daemonPipe) note(msg string) {
 		fmt.Fprintf(os.Stderr, "nlfs: %s\n", msg)
 		return
 	}
-	fmt.Fprintf(d.w, "note %s\n", msg)
+	writeFrame(d.w, "note", msg)
 }
 
 // sendProgress returns the engine's progress callback for loading total
@@ -133,16 +172,16 @@ func (d *daemonPipe) note(msg string) {
 func (d *daemonPipe) sendProgress(total int64) func(int64) {
 	return func(loaded int64) {
 		if worthShowing(loaded, total) {
-			fmt.Fprintf(d.w, "progress %d %d\n", loaded, total)
+			writeFrame(d.w, "progress", fmt.Sprintf("%d %d", loaded, total))
 		}
 	}
 }
 
 // web tells the caller the live page's address.
-func (d *daemonPipe) web(url string) { fmt.Fprintf(d.w, "web %s\n", url) }
+func (d *daemonPipe) web(url string) { writeFrame(d.w, "web", url) }
 
 func (d *daemonPipe) ready() {
-	fmt.Fprintln(d.w, "ready")
+	writeFrame(d.w, "ready", "")
 	d.w.Close()
 	d.w = nil
 }
@@ -153,7 +192,7 @@ func (d *daemonPipe) fail(err error) {
 	if d == nil || d.w == nil || err == nil {
 		return
 	}
-	fmt.Fprintf(d.w, "error %d %s\n", exitCode(err), strings.ReplaceAll(err.Error(), "\n", " "))
+	writeFrame(d.w, "error", fmt.Sprintf("%d %s", exitCode(err), err))
 	d.w.Close()
 	d.w = nil
 }

@@ -5,12 +5,16 @@ package main
 // nlfs umount.
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,5 +176,107 @@ func TestUmountOnlyNlfs(t *testing.T) {
 	checkOneLine(t, nlfs(t, "", "umount", dir), exitMountpoint, "is not an nlfs mount (it is tmpfs); use umount(8)")
 	if m, ok := mountAt(dir); !ok || m.FSType != "tmpfs" {
 		t.Errorf("nlfs umount changed the tmpfs mount: %v", m)
+	}
+}
+
+// nlfsWithin runs nlfs with args and fails the test if it has not returned within d (it is
+// then killed).
+func nlfsWithin(t *testing.T, d time.Duration, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(nlfsBin, args...)
+	timer := time.AfterFunc(d, func() { cmd.Process.Kill() })
+	start := time.Now()
+	r := runCmd(t, cmd)
+	if !timer.Stop() {
+		t.Fatalf("nlfs %q did not return within %v (killed after %v; stderr %q)", args, d, time.Since(start).Round(time.Millisecond), r.stderr)
+	}
+	return r
+}
+
+// nonTmpfsDir is a new directory on a file system other than tmpfs: the temporary directory
+// when it is one, else one beside the test's sources.
+func nonTmpfsDir(t *testing.T) string {
+	t.Helper()
+	for _, base := range []string{os.TempDir(), "."} {
+		var st syscall.Statfs_t
+		if syscall.Statfs(base, &st) == nil && st.Type != 0x01021994 { // TMPFS_MAGIC
+			dir, err := os.MkdirTemp(base, "nlfs-test-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			abs, _ := filepath.Abs(dir)
+			t.Cleanup(func() { os.RemoveAll(abs) })
+			return abs
+		}
+	}
+	t.Fatal("no directory outside tmpfs for the test")
+	return ""
+}
+
+// TestReadyPipeFramed: what the daemon tells nlfs mount reaches it whole whatever bytes it
+// holds, and nlfs mount returns: notes and a refusal that name a store path with a newline
+// (quoted onto one line), and a refusal that holds a raw newline (the error of a saved state
+// that cannot be made, in the system's words, which name the path as it is).
+func TestReadyPipeFramed(t *testing.T) {
+	testenv.RequireFUSE(t)
+	store := filepath.Join(nonTmpfsDir(t), "a\nstore")
+	mnt := t.TempDir()
+	t.Cleanup(func() { checkNoMount(t, mnt) })
+	r := nlfsWithin(t, 30*time.Second, "mount", "--store", store, "--pages", "2", mnt)
+	if r.code != 0 {
+		t.Fatalf("mount: exit %d: %q", r.code, r.stderr)
+	}
+	if want := "nlfs: store " + quote(store) + " is not on tmpfs"; !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("mount said %q, want it to begin %q", r.stderr, want)
+	}
+	daemonPid(t, r.stdout)
+
+	// A second daemon for the store is refused in a message naming the store.
+	other := t.TempDir()
+	t.Cleanup(func() { checkNoMount(t, other) })
+	r = nlfsWithin(t, 30*time.Second, "mount", "--store", store, other)
+	if r.code != exitStore || !strings.Contains(r.stderr, quote(store)) || !strings.Contains(r.stderr, quote(mnt)) {
+		t.Errorf("a second mount of the store: exit %d, %q; want %d naming the store and the first daemon's mount", r.code, r.stderr, exitStore)
+	}
+	if r := nlfsWithin(t, 30*time.Second, "umount", mnt); r.code != 0 {
+		t.Fatalf("umount: exit %d: %s", r.code, r.stderr)
+	}
+
+	// The saved views' directory made a file: the refusal says why in the words of the
+	// error, which name the path with its newline.
+	views := filepath.Join(store+".nlfs", "views")
+	if err := os.RemoveAll(views); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(views, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = nlfsWithin(t, 30*time.Second, "mount", "--store", store, mnt)
+	if want := "nlfs: set up store: store " + quote(store) + ": mkdir " + views + ": not a directory\n"; r.code != exitFailure || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("mount over a store whose views are a file: exit %d, %q; want %d ending %q", r.code, r.stderr, exitFailure, want)
+	}
+}
+
+// TestReadFrame: the ready pipe's frames carry any payload; a header that is not one, or a
+// payload cut short, is an error, never a wait.
+func TestReadFrame(t *testing.T) {
+	var b bytes.Buffer
+	for _, m := range [][2]string{{"note", "a\nb\x00c"}, {"progress", "1 2"}, {"ready", ""}} {
+		writeFrame(&b, m[0], m[1])
+	}
+	br := bufio.NewReader(&b)
+	for _, want := range [][2]string{{"note", "a\nb\x00c"}, {"progress", "1 2"}, {"ready", ""}} {
+		kind, payload, err := readFrame(br)
+		if err != nil || kind != want[0] || payload != want[1] {
+			t.Errorf("readFrame = %q %q %v, want %q %q", kind, payload, err, want[0], want[1])
+		}
+	}
+	if _, _, err := readFrame(br); err != io.EOF {
+		t.Errorf("at the end: %v, want EOF", err)
+	}
+	for _, bad := range []string{"note\n", "note x\n", "note -1\n", "note 99999999999\n", "note 5\nab", "ready 0"} {
+		if _, _, err := readFrame(bufio.NewReader(strings.NewReader(bad))); err == nil || err == io.EOF {
+			t.Errorf("readFrame(%q) = %v, want an error", bad, err)
+		}
 	}
 }

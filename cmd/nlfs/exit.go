@@ -19,6 +19,7 @@ const (
 	exitMount      = 11 // the kernel refused the mount, or FUSE is missing
 	exitLayout     = 12 // the layout is invalid
 	exitStore      = 13 // the store cannot be used
+	exitDaemon     = 14 // the daemon does not answer
 )
 
 // exitCodes is the table the README and the man page show.
@@ -32,6 +33,7 @@ var exitCodes = []struct {
 	{exitMount, "the mount itself failed (no `/dev/fuse`, no `fusermount3`, kernel refused)"},
 	{exitLayout, "the layout is invalid"},
 	{exitStore, "the store cannot be used (held by another daemon, exists while --pages or --source asks for a new one)"},
+	{exitDaemon, "the mount's daemon does not answer (stopped, or stuck in the kernel): `nlfs umount --force` ends it"},
 }
 
 // exitError is an error with the exit code it ends nlfs with.

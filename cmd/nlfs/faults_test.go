@@ -122,7 +122,7 @@ func wantRecovered(t *testing.T, dir string, mountArgs ...string) {
 		t.Fatalf("nlfs mount after recovery: exit %d: %s", r.code, r.stderr)
 	}
 	pid := daemonPid(t, r.stdout)
-	if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+	if got := sh(t, "cat "+dir+"/layout"); got != "# identity: follows data, now 0-1\n" {
 		t.Errorf("remounted layout %q, want the fresh 0-1", got)
 	}
 	if got := sh(t, "cat "+dir+"/status"); !strings.Contains(got, "generation: 0\n") || !strings.Contains(got, "last_error: none\n") {
@@ -204,7 +204,7 @@ func TestKill9DuringLayoutWrite(t *testing.T) {
 			if !strings.Contains(out, "write failed") || !strings.Contains(out, "done") {
 				t.Errorf("writer after the kill: %q, want a failed write", out)
 			}
-			if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+			if got := sh(t, "cat "+dir+"/layout"); got != "# identity: follows data, now 0-1\n" {
 				t.Errorf("new mount's layout %q, want 0-1", got)
 			}
 			if got := sh(t, "cat "+dir+"/status"); !strings.Contains(got, "generation: 0\n") {
@@ -260,7 +260,7 @@ func TestUmountBusyRefused(t *testing.T) {
 	if !isMounted(dir) || processGone(pid, 0) {
 		t.Fatal("a refused umount changed the mount")
 	}
-	if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+	if got := sh(t, "cat "+dir+"/layout"); got != "# identity: follows data, now 0-1\n" {
 		t.Errorf("layout after a refused umount: %q", got)
 	}
 	if r := nlfs(t, "", "umount", "--lazy", dir); r.code != 0 {

@@ -85,7 +85,7 @@ func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.W
 	lim := layout.Limits{DataPages: pages, MaxViewPages: maxView}
 	if pages < 0 {
 		lim.DataPages = math.MaxInt64
-		if layout.RemapOnly(text) && sub != "check" {
+		if layout.RemapOnly(text, lim) && sub != "check" {
 			// Remap lines alone apply to the identity over the store: without its size there
 			// is no view to draw (and Parse would say the view is over the maximum).
 			return usageErrorf("layout %s: %s has remap lines and no page list: they apply to the identity view over the store, so give its size with --pages N", sub, quote(name))
@@ -103,9 +103,13 @@ func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.W
 		return err
 	}
 	if l.Identity && pages < 0 {
-		if sub == "check" {
+		switch sub {
+		case "check":
 			fmt.Fprintf(stdout, "%s: ok: no entries, the identity view that follows the store\n", quote(name))
 			return nil
+		case "fmt":
+			_, err = stdout.Write(layout.IdentityText(-1))
+			return err
 		}
 		return usageErrorf("layout %s: %s has no entries (the identity): give --pages N to draw it", sub, quote(name))
 	}
@@ -117,7 +121,12 @@ func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.W
 	case "check":
 		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", quote(name), l.Pages, len(runs))
 	case "fmt":
-		_, err = stdout.Write(layout.AppendCanonical(nil, runs))
+		// As reading the layout file gives it: the identity as the comment that says so.
+		text := layout.AppendCanonical(nil, runs)
+		if l.Identity {
+			text = layout.IdentityText(l.Pages)
+		}
+		_, err = stdout.Write(text)
 	case "show":
 		info := render.Info{DataPages: lim.DataPages, VMAs: -1}
 		if how.svg {

@@ -14,5 +14,8 @@ package main
 import "os"
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == probeCommand { // nlfs's own child (probeMount)
+		os.Exit(probeChild(os.Args[2]))
+	}
 	exit(execute(os.Args[1:], os.Stdout))
 }

@@ -84,7 +84,6 @@ func (c *mountConfig) serve(mnt string) (err error) {
 	if d != nil {
 		os.Chdir("/")
 	}
-	c.noteGeneric(d.note)
 	if err := prepareMountpoint(mnt, d.note); err != nil {
 		return err
 	}

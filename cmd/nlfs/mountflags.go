@@ -29,8 +29,6 @@ type mountConfig struct {
 	debug      bool
 	foreground bool
 	readyFD    int // the daemon reports readiness here; 0: not a daemon child
-
-	generic []string // generic mount options that came with -o (genericOptions)
 }
 
 func newMountConfig() *mountConfig {
@@ -45,10 +43,11 @@ func newMountConfig() *mountConfig {
 	backendFlag(f, &c.backend)
 	maxViewPagesFlag(f, &c.opts.MaxViewPages)
 	f.StringVar(&c.httpAddr, "http", "", "serve the live page on `ADDR` (host:port; port 0 picks one; loopback unless you say otherwise)")
+	switchVar(f, &c.opts.ReadOnly, "read-only", "r", "refuse writes to data and every view (EROFS); layouts still apply; -o ro")
 	switchVar(f, &c.allowOther, "allow-other", "", "let other users use the mount (with default_permissions)")
 	switchVar(f, &c.debug, "debug", "", "log every FUSE request to stderr (the caller's, even from the daemon)")
 	switchVar(f, &c.foreground, "foreground", "f", "stay attached; Ctrl-C or SIGTERM unmounts")
-	f.VarP(optionsValue{c}, "options", "o", "the options above as `OPTS`: name=value,... (a switch by its name, as allow_other); generic mount options (rw, nosuid, noatime, ...) are accepted")
+	f.VarP(optionsValue{c}, "options", "o", "the options above as `OPTS`: name=value,... (a switch by its name, as allow_other); ro is --read-only; generic mount options (rw, nosuid, noatime, ...) are accepted")
 	f.IntVar(&c.readyFD, "ready-fd", 0, "the daemon reports readiness on this descriptor")
 	f.MarkHidden("ready-fd")
 	return c
@@ -104,7 +103,8 @@ func (c *mountConfig) fuseSource(source string) error {
 }
 
 // optionsValue is -o: a comma-separated list applied, in order, to the mount
-// flags themselves (allow_other is --allow-other), or to genericOptions.
+// flags themselves (allow_other is --allow-other, ro is --read-only), or to
+// genericOption.
 type optionsValue struct{ c *mountConfig }
 
 func (optionsValue) String() string { return "" }
@@ -116,12 +116,17 @@ func (o optionsValue) Set(list string) error {
 			continue
 		}
 		name, value, hasValue := strings.Cut(opt, "=")
+		switch {
+		case name == "ro" && !hasValue: // mount(8)'s words for it
+			name = "read-only"
+		case name == "rw" && !hasValue:
+			name, value, hasValue = "read-only", "false", true
+		}
 		f := o.c.flags.Lookup(strings.ReplaceAll(name, "_", "-"))
 		if f == nil || f.Hidden || f.Name == "options" {
 			if !genericOption(name) {
 				return fmt.Errorf("-o %s: unknown mount option", name)
 			}
-			o.c.generic = append(o.c.generic, name)
 			continue
 		}
 		if !hasValue {
@@ -142,30 +147,19 @@ func (o optionsValue) Set(list string) error {
 // genericOption tells whether name is one of the options mount(8) and
 // mount.fuse3 pass to every FUSE filesystem from `mount -t fuse.nlfs` and
 // fstab lines. nlfs accepts them all: they ask for what an nlfs mount is
-// anyway (rw; nosuid and nodev, which are always on; noexec and the atime
+// anyway (nosuid and nodev, which are always on; noexec and the atime
 // ones, which change nothing where no file is executable and no atime is
 // kept), or for mount(8) and systemd alone (auto, user, nofail, _netdev,
 // x-systemd.*), or, as dev and suid that mount.fuse3 adds itself, for what no
-// nlfs file can be. ro is accepted with a warning: nlfs has no read-only
-// mount yet (noteGeneric).
+// nlfs file can be. ro and rw are not among them: ro is --read-only, and rw
+// (which mount(8) passes when ro is not asked for) clears it.
 func genericOption(name string) bool {
 	switch name {
-	case "rw", "ro", "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "nofail", "_netdev",
+	case "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "nofail", "_netdev",
 		"suid", "nosuid", "dev", "nodev", "exec", "noexec",
 		"atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime", "diratime", "nodiratime",
 		"sync", "async", "dirsync", "default_permissions":
 		return true
 	}
 	return strings.HasPrefix(name, "x-") || name == "comment"
-}
-
-// noteGeneric tells the user about the generic options that do not do what
-// they say.
-func (c *mountConfig) noteGeneric(note func(string)) {
-	for _, g := range c.generic {
-		if g == "ro" {
-			note("mount option ro: nlfs has no read-only mount yet; the mount is read-write")
-			return
-		}
-	}
 }

@@ -101,7 +101,7 @@ func TestOnlyOwnerWithoutAllowOther(t *testing.T) {
 			t.Errorf("as nobody, %s: exit %d %q; want Permission denied", script, r.code, r.stderr)
 		}
 	}
-	if got := sh(t, "cat "+dir+"/layout"); got != "0-1\n" {
+	if got := sh(t, "cat "+dir+"/layout"); got != "# identity: follows data, now 0-1\n" {
 		t.Errorf("the owner reads layout %q", got)
 	}
 }
@@ -130,7 +130,7 @@ func TestAllowOther(t *testing.T) {
 			t.Errorf("as nobody, %s: exit %d %q; want it refused", script, r.code, r.stderr)
 		}
 	}
-	if got := sh(t, "cat "+dir+"/layout; wc -c <"+dir+"/data"); got != "0-1\n8192\n" {
+	if got := sh(t, "cat "+dir+"/layout; wc -c <"+dir+"/data"); got != "# identity: follows data, now 0-1\n8192\n" {
 		t.Errorf("after nobody's attempts: %q", got)
 	}
 	// The owner writes what its modes allow, and not the generated files.
@@ -184,7 +184,7 @@ func TestModes(t *testing.T) {
 			t.Errorf("%s was overwritten: %q", name, b)
 		}
 	}
-	if got := sh(t, "cat "+dir+"/layout; wc -c <"+dir+"/data"); got != "0-1\n8192\n" {
+	if got := sh(t, "cat "+dir+"/layout; wc -c <"+dir+"/data"); got != "# identity: follows data, now 0-1\n8192\n" {
 		t.Errorf("state after the attempts: %q", got)
 	}
 }

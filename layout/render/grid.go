@@ -13,16 +13,23 @@ import (
 // The text map of a small view is drawn as TLPI Figure 49-5 is, without its crossing arrows: two
 // figures of labelled rows whose columns line up. The view's (the memory region) says, for each view
 // page, what it holds and which store page it shows; the store's (the file) says, for each store
-// page, what it holds and which view page shows it. A [box] is one VMA (or, without a mount, one
-// run), so the kernel's side is drawn too:
+// page, what it holds and which view page shows it. A [box] is one VMA (without a mount, the VMA
+// remap_file_pages would make: one per run), so the kernel's side is drawn too; the store is one
+// file, not a VMA, and has no brackets. A third figure draws what the same view cost before Linux
+// 4.0: one VMA over it all, and the file offset each page-table entry held:
 //
 //	view page   0  1  2  3  4  5
 //	view       [E  F][C  D  E  F]
 //	store page  4  5  2  3  4  5
 //
 //	store page  0  1  2  3  4  5
-//	store      [A  B  C  D  E  F]
+//	store       A  B  C  D  E  F
 //	shown at    -  -  2  3  *  *
+//
+//	view page   0  1  2  3  4  5
+//	before 4.0 [E  F  C  D  E  F]
+//	PTE offset  4  5  2  3  4  5
+//	since 4.0  [E  F][C  D  E  F]
 
 // gridRow is one labelled row of a figure: a cell per column and, for a row of boxes, the box of
 // each column (-1 outside every box).
@@ -157,26 +164,21 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		viewRow.cells = append(viewRow.cells, info.letter(f, st))
 		shows.cells = append(shows.cells, num(f))
 	}
-	// The store's figure.
+	// The store's figure. The store is one file, not a VMA: its row has no brackets.
 	storeNumbers, storeRow, shownAt := gridRow{label: "store page"}, gridRow{label: "store"}, gridRow{label: "shown at"}
-	box, unshown := 0, false
+	unshown := false
 	var aliased []int64
 	for _, c := range cols {
 		if c.mark != "" {
 			storeNumbers.cells = append(storeNumbers.cells, c.mark)
 			storeRow.cells = append(storeRow.cells, c.mark)
 			shownAt.cells = append(shownAt.cells, "")
-			storeRow.boxes = append(storeRow.boxes, -1)
-			box++
 			continue
 		}
 		storeNumbers.cells = append(storeNumbers.cells, num(c.page))
+		storeRow.cells = append(storeRow.cells, info.letter(c.page, st))
 		if st.past(c.page) {
-			storeRow.cells = append(storeRow.cells, "")
-			storeRow.boxes = append(storeRow.boxes, -1) // not in the store at all
-		} else {
-			storeRow.cells = append(storeRow.cells, info.letter(c.page, st))
-			storeRow.boxes = append(storeRow.boxes, box)
+			storeRow.cells[len(storeRow.cells)-1] = "" // not in the store at all
 		}
 		switch v := views[c.page]; len(v) {
 		case 0:
@@ -191,19 +193,28 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 	}
 	viewRows := []gridRow{numbers, viewRow, shows}
 	storeRows := []gridRow{storeNumbers, storeRow, shownAt}
+	if info.FirstByte == nil {
+		storeRows = []gridRow{storeNumbers, shownAt} // a row of nothing but marks says nothing
+	}
 	drawn := gridLines(viewRows, cw, gridLabel) <= gridMaxGroups*4 && gridLines(storeRows, cw, gridLabel) <= gridMaxGroups*4
 	if drawn {
 		writeGrid(b, viewRows, cw, gridLabel)
 		b.WriteByte('\n')
 		writeGrid(b, storeRows, cw, gridLabel)
 		b.WriteByte('\n')
-		if kernel {
+		switch {
+		case kernel:
 			b.WriteString("[ ]: one VMA, as vmas lists them: view pages that show consecutive store pages (a run)\n")
-		} else {
-			b.WriteString("[ ]: one run: view pages that show consecutive store pages (a mapped view holds one VMA per run)\n")
+		case info.Backend == "gather":
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
+			b.WriteString("     that show consecutive store pages); the gather backend maps none\n")
+		default:
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
+			b.WriteString("     that show consecutive store pages)\n")
 		}
 		if info.FirstByte != nil {
 			b.WriteString("letters: the first byte of each page (. when it is not a printable character)\n")
+			b.WriteString("store: the file data, page by page: one file, not a VMA (so no brackets)\n")
 		}
 		note := "shown at: the view page that shows the store page"
 		if unshown {
@@ -224,9 +235,14 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		if st.pastData > 0 {
 			b.WriteString("|: the end of data; view pages that show store pages past it read as zeros\n")
 		}
+		if hasMark(cols, "…") {
+			b.WriteString("…: store pages left out between two drawn ones\n")
+		}
 	} else {
 		b.WriteString("(page numbers too wide for the figures: the view page by page below)\n")
 	}
+	b.WriteByte('\n')
+	textCostSmall(b, pages, viewRow, kernel, st, info, cw, drawn)
 	b.WriteByte('\n')
 	textBoxes(b, boxes, kernel, info)
 	b.WriteByte('\n')
@@ -301,4 +317,40 @@ func textRows(b *bytes.Buffer, pages []int64, views map[int64][]int64, st *mapSt
 		b.WriteString(row)
 		b.WriteByte('\n')
 	}
+}
+
+// hasMark reports whether the store's columns hold the mark m.
+func hasMark(cols []storeColumn, m string) bool {
+	for _, c := range cols {
+		if c.mark == m {
+			return true
+		}
+	}
+	return false
+}
+
+// textCostSmall draws what a small view costs the kernel before Linux 4.0 beside what it costs
+// since: one VMA whose page-table entries hold each page's file offset, above today's VMAs, a
+// column per view page. A view of one run cost one VMA either way, and says so in a line.
+func textCostSmall(b *bytes.Buffer, pages []int64, since gridRow, kernel bool, st *mapStats, info Info, cw int, drawn bool) {
+	c := st.cost
+	b.WriteString("the same view before Linux 4.0 and since:\n")
+	if c.Nonlinear() && drawn {
+		numbers := gridRow{label: "view page"}
+		before := gridRow{label: "before 4.0", boxes: make([]int, len(pages))}
+		pte := gridRow{label: "PTE offset"}
+		for v, f := range pages {
+			numbers.cells = append(numbers.cells, strconv.Itoa(v))
+			before.cells = append(before.cells, since.cells[v])
+			pte.cells = append(pte.cells, strconv.FormatInt(f, 10))
+		}
+		since.label = "since 4.0"
+		writeGrid(b, []gridRow{numbers, before, pte, since}, cw, gridLabel)
+	}
+	first, pte := costBefore(c)
+	fmt.Fprintf(b, "before 4.0: %s\n", first)
+	if pte != "" {
+		fmt.Fprintf(b, "            (%s: the row PTE offset, in store pages); however many calls, one VMA\n", pte)
+	}
+	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, kernel, info.Backend))
 }

@@ -115,9 +115,9 @@ func stepStarts(runs []run.Run) map[int64]bool {
 // stepStart describes the view the calls start from.
 func stepStart(runs []run.Run) string {
 	if len(runs) == 1 && runs[0].File == 0 {
-		return fmt.Sprintf("store pages 0-%d in order: %s", runs[0].Count-1, vmaCount(1))
+		return fmt.Sprintf("store pages 0-%d in order", runs[0].Count-1)
 	}
-	return "the page list: " + vmaCount(len(runs))
+	return "the page list"
 }
 
 // stepLabel is a step's name: its call, or "start".
@@ -128,10 +128,42 @@ func stepLabel(s layout.Step) string {
 	return fmt.Sprintf("remap %d %d %d", s.View, s.Count, s.File)
 }
 
+// stepCosts says, for each step, what it cost the kernel since Linux 4.0 (the VMAs split and
+// merged) and before (one VMA throughout; which page-table entries the call set). Before 4.0 a
+// mapping became nonlinear at the first call that moved a page from its place and stayed so; a
+// call on a linear mapping that left pages in place did nothing (mm/fremap.c).
+func stepCosts(steps []layout.Step) (since, before []string) {
+	nonlinear := false
+	for i, s := range steps {
+		if i == 0 {
+			n := len(s.Runs)
+			nonlinear = !(n == 1 && s.Runs[0].File == 0)
+			since = append(since, vmaCount(n))
+			b := "1 VMA"
+			if nonlinear {
+				b = fmt.Sprintf("1 VMA, nonlinear: %s hold file offsets", plural(run.ViewPages(s.Runs), "PTE"))
+			}
+			before = append(before, b)
+			continue
+		}
+		_, v := stepChange(steps[i-1].Runs, s.Runs, s)
+		since = append(since, v)
+		switch {
+		case !nonlinear && s.File == s.View:
+			before = append(before, "1 VMA still, linear: the call had nothing to do")
+		default:
+			nonlinear = true
+			before = append(before, "1 VMA still; the call set "+plural(s.Count, "PTE"))
+		}
+	}
+	return since, before
+}
+
 // StepsText draws steps (from layout.Steps) as text: for a view of at most SmallView pages, each
-// step's view as one row of boxes (one per run) with a mark under the pages its call changed and
-// what the call did to the VMAs; for larger views only what each call did. It ends with the canonical
-// text the layout reads back as. Bounded: layout.Steps yields at most layout.MaxSteps+1 steps.
+// step's view as one row of boxes (one VMA each) with a mark under the pages its call changed;
+// for every view what the call did to the VMAs since Linux 4.0 and what it did before. It ends
+// with the view drawn as it cost the kernel before 4.0 and since, and the canonical text the layout
+// reads back as. Bounded: layout.Steps yields at most layout.MaxSteps+1 steps.
 func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	var b bytes.Buffer
 	if len(steps) == 0 {
@@ -141,9 +173,12 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	pages := run.ViewPages(steps[0].Runs)
 	calls := len(steps) - 1
 	fmt.Fprintf(&b, "the view after each of %s, made in order on one mapping\n", callCount(calls))
-	b.WriteString("[ ]: one run; a view mapped by remap_file_pages holds one VMA per run\n\n")
+	b.WriteString("[ ]: one VMA. Since Linux 4.0 each call maps its range anew: one VMA per run.\n")
+	b.WriteString("     Before 4.0 the mapping stayed one VMA, and each call set the page-table\n")
+	b.WriteString("     entries (PTEs) of its pages to hold their file offsets.\n")
+	b.WriteString("numbers: the store page each view page shows; ^: the pages the call remapped\n\n")
 	small := pages > 0 && pages <= SmallView
-	cw, label := 1, len("view page  ")
+	cw, label := 1, gridLabel
 	for _, s := range steps {
 		for _, r := range s.Runs {
 			cw = max(cw, len(strconv.FormatInt(r.File+r.Count-1, 10)))
@@ -151,34 +186,26 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	cw = max(cw, len(strconv.FormatInt(pages-1, 10)))
 	oneLine := gridGroup(cw, label) >= int(pages)
+	numbers := gridRow{label: "view page"}
+	for v := range pages {
+		numbers.cells = append(numbers.cells, strconv.FormatInt(v, 10))
+	}
 	if small {
-		numbers := gridRow{label: "view page"}
-		for v := range pages {
-			numbers.cells = append(numbers.cells, strconv.FormatInt(v, 10))
-		}
 		writeGrid(&b, []gridRow{numbers}, cw, label)
 	}
+	since, before := stepCosts(steps)
 	for i, s := range steps {
-		var change string
-		if i == 0 {
-			change = stepStart(s.Runs)
-		} else {
-			change = StepChange(steps[i-1].Runs, s.Runs, s)
+		what := stepStart(s.Runs)
+		if i > 0 {
+			what, _ = stepChange(steps[i-1].Runs, s.Runs, s)
 		}
-		// The sentence first, then the view it leaves: a description beside the row would not
+		// The sentences first, then the view it leaves: a description beside the row would not
 		// fit in 80 columns.
-		fmt.Fprintf(&b, "%s: %s\n", stepLabel(s), change)
+		fmt.Fprintf(&b, "%s: %s\n  since 4.0:  %s\n  before 4.0: %s\n", stepLabel(s), what, since[i], before[i])
 		if !small {
 			continue
 		}
-		row := gridRow{label: "", boxes: make([]int, 0, pages)}
-		for k, r := range s.Runs {
-			for j := range r.Count {
-				row.cells = append(row.cells, strconv.FormatInt(r.File+j, 10))
-				row.boxes = append(row.boxes, k)
-			}
-		}
-		writeGrid(&b, []gridRow{row}, cw, label)
+		writeGrid(&b, []gridRow{stepRow("", s.Runs)}, cw, label)
 		if i > 0 && oneLine {
 			marks := []byte(strings.Repeat(" ", label+int(pages)*(cw+2)))
 			for v := s.View; v < s.View+s.Count; v++ {
@@ -189,17 +216,49 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 		}
 	}
 	last := steps[len(steps)-1].Runs
-	fmt.Fprintf(&b, "\nafter %s: %s; reading layout gives the view, not the calls: %s", callCount(calls), vmaCount(len(last)), layout.Canonical(last))
+	c := KernelCost(pages, int64(len(last)))
+	fmt.Fprintf(&b, "\nafter %s, the same view before Linux 4.0 and since:\n", callCount(calls))
+	if small && c.Nonlinear() {
+		one := stepRow("before 4.0", last)
+		for k := range one.boxes {
+			one.boxes[k] = 0
+		}
+		writeGrid(&b, []gridRow{numbers, one, stepRow("since 4.0", last)}, cw, label)
+	}
+	first, pte := costBefore(c)
+	fmt.Fprintf(&b, "before 4.0: %s\n", first)
+	switch {
+	case pte == "":
+	case small:
+		fmt.Fprintf(&b, "            (%s: the numbers in its box, in store pages)\n", pte)
+	default:
+		fmt.Fprintf(&b, "            (%s), in store pages from view page 0:\n            %s\n", pte, pteColumn(last))
+	}
+	fmt.Fprintf(&b, "since 4.0:  %s\n", costSince(c, false, info.Backend))
+	fmt.Fprintf(&b, "reading layout gives the view, not the calls: %s", layout.Canonical(last))
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// stepRow is a row of the steps' grid: the store page each view page shows, a box per run.
+func stepRow(label string, runs []run.Run) gridRow {
+	row := gridRow{label: label}
+	for k, r := range runs {
+		for j := range r.Count {
+			row.cells = append(row.cells, strconv.FormatInt(r.File+j, 10))
+			row.boxes = append(row.boxes, k)
+		}
+	}
+	return row
 }
 
 // svgStepCells is how many pages the step picture draws in all (64 steps of a 64-page view).
 const svgStepCells = 64 * 64
 
-// StepsSVG draws the same as a picture: a row of boxes per step, the pages each call changed
-// highlighted, what it did to the VMAs beside it. Views over SmallView pages get the lines of text
-// alone. Bounded like StepsText.
+// StepsSVG draws the same as a picture: a row of boxes per step (one VMA each since Linux 4.0),
+// the pages each call changed highlighted, what it did to the VMAs since 4.0 and before beside it;
+// then the view as it cost the kernel before 4.0 and since, and a legend. Views over SmallView
+// pages get the lines of text alone. Bounded like StepsText.
 func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	s := &svgDoc{}
 	var pages int64
@@ -209,7 +268,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	calls := max(len(steps)-1, 0)
 	// Titled as map.svg is ("nlfs map: N view pages, ..."), which is what it is, step by step.
 	title := fmt.Sprintf("nlfs map: %d view pages, step by step: the view after each of %s", pages, callCount(calls))
-	sub := "the view after each call, made in order on one mapping: a box is one run, and a view mapped by remap_file_pages holds one VMA per run"
+	sub := "the view after each call, made in order on one mapping; what each call cost the kernel since Linux 4.0, and before"
 	small := pages > 0 && pages <= SmallView
 	digits := len(strconv.FormatInt(max(pages-1, 0), 10))
 	for _, st := range steps {
@@ -218,41 +277,79 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 		}
 	}
 	cell := max(28, float64(8*digits+10))
-	labelW := 0.0
-	changes := make([]string, len(steps))
+	labelW := svgTextWidth("before 4.0", svgCharMono)
+	whats := make([]string, len(steps))
+	since, before := stepCosts(steps)
 	for i, st := range steps {
 		labelW = max(labelW, svgTextWidth(stepLabel(st), svgCharMono))
 		if i == 0 {
-			changes[i] = stepStart(st.Runs)
+			whats[i] = stepStart(st.Runs)
 		} else {
-			_, changes[i] = stepChange(steps[i-1].Runs, st.Runs, st)
+			whats[i], _ = stepChange(steps[i-1].Runs, st.Runs, st)
 		}
+		since[i] = "since 4.0: " + since[i]
+		before[i] = "before 4.0: " + before[i]
 	}
 	left := svgMargin + labelW + 14
-	const rowH, boxH = 36.0, 26.0
+	const rowH, boxH = 44.0, 26.0
 	// Boxes sit side by side with no gap, so that a view page keeps its column from step to step.
 	right := left
 	if small {
 		right = left + cell*float64(pages) + 14
 	}
-	top := 96.0
-	width := svgMargin + svgTextWidth(title, svgCharSans*1.35) + svgMargin
-	width = max(width, svgMargin+svgTextWidth(sub, svgCharSans)+svgMargin)
-	for _, c := range changes {
-		width = max(width, right+svgTextWidth(c, svgCharSans)+svgMargin)
-	}
-	last := []run.Run(nil)
+	top := 86.0
+	var last []run.Run
 	if len(steps) > 0 {
 		last = steps[len(steps)-1].Runs
 	}
-	foot := fmt.Sprintf("after %s: %s; reading layout gives the view, not the calls: %s", callCount(calls), vmaCount(len(last)), strings.TrimSpace(layout.Canonical(last)))
-	width = max(width, svgMargin+svgTextWidth(foot, svgCharSans)+svgMargin)
-	height := top + rowH*float64(len(steps)) + 40
+	cost := KernelCost(pages, int64(len(last)))
+	first, pte := costBefore(cost)
+	endBefore, endSince := "before 4.0: "+first, "since 4.0: "+costSince(cost, false, info.Backend)
+	if pte != "" {
+		endBefore += " (" + pte + ": the numbers in its box)"
+	}
+	foot := "reading layout gives the view, not the calls: " + strings.TrimSpace(layout.Canonical(last))
+	drawEnd := small && cost.Nonlinear()
+	var legend []svgLegendItem
+	legend = append(legend, svgLegendItem{"vma", "one VMA since Linux 4.0: view pages that show consecutive store pages (a run); the numbers are the store pages they show"})
+	if small && calls > 0 {
+		legend = append(legend, svgLegendItem{"changed", "the view pages the call remapped"})
+	}
+	if drawEnd {
+		legend = append(legend, svgLegendItem{"nonlinear", "before Linux 4.0: one VMA for the whole view; each page-table entry (PTE) held the file offset shown"})
+	}
+
+	width := svgMargin + svgTextWidth(title, svgCharSans*1.35) + svgMargin
+	width = max(width, svgMargin+svgTextWidth(sub, svgCharSans)+svgMargin)
+	for i := range steps {
+		width = max(width, right+svgTextWidth(whats[i], svgCharSans)+svgMargin)
+		width = max(width, right+svgTextWidth(since[i], svgCharSans*0.92)+svgMargin)
+		width = max(width, right+svgTextWidth(before[i], svgCharSans*0.92)+svgMargin)
+	}
+	for _, l := range []string{endBefore, endSince, foot} {
+		width = max(width, svgMargin+svgTextWidth(l, svgCharSans)+svgMargin)
+	}
+	for _, l := range legend {
+		width = max(width, svgMargin+34+svgTextWidth(l.text, svgCharSans)+svgMargin)
+	}
+	endY := top + rowH*float64(len(steps)) + 30 // the before-and-since block
+	textY := endY + 10
+	if drawEnd {
+		textY = endY + 2*rowH + 22
+	}
+	legendY := textY + 3*svgLineH + 16
+	height := legendY + svgLineH*float64(len(legend)) + 8
 	s.open(width, height, title)
+	s.defs()
+	s.b.WriteString(`<g id="heading">` + "\n")
 	s.text(svgMargin, 26, `font-size="16" font-weight="bold"`, title)
 	s.text(svgMargin, 46, "", sub)
+	s.b.WriteString("</g>\n")
 	if small {
 		s.text(svgMargin, top-8, `font-size="10" fill="#666"`, "view page")
+		for v := range pages {
+			s.text(left+cell*float64(v)+cell/2, top-8, `text-anchor="middle" font-size="10" fill="#666"`, strconv.FormatInt(v, 10))
+		}
 	}
 	for i, st := range steps {
 		y := top + rowH*float64(i)
@@ -260,39 +357,67 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 		// Each drawn page costs some 200 bytes: past svgStepCells pages in all, the steps are
 		// described without their boxes, so that the picture stays under a mebibyte.
 		if small && int64(i+1)*pages <= svgStepCells {
-			x := left
-			for k, r := range st.Runs {
-				fill := svgViewFill
-				if k%2 == 1 {
-					fill = svgRunFillB
-				}
-				s.b.WriteString("<g><title>")
-				xml.EscapeText(&s.b, []byte(fmt.Sprintf("run %d: view %s shows store %s", k+1, spanText(r.View, r.Count), spanText(r.File, r.Count))))
-				s.b.WriteString("</title>")
-				s.rect(x, y, cell*float64(r.Count), boxH, fmt.Sprintf(`rx="3" fill="%s" stroke="%s" stroke-width="1.4"`, fill, svgLink))
-				s.b.WriteString("</g>\n")
-				for j := range r.Count {
-					v := r.View + j
-					cx := x + cell*float64(j)
-					if i > 0 && v >= st.View && v < st.View+st.Count {
-						s.rect(cx+2, y+2, cell-4, boxH-4, `rx="2" fill="`+svgChanged+`"`)
-					}
-					if j > 0 {
-						s.vline(cx, y+1, y+boxH-1, svgCellLine)
-					}
-					if i == 0 {
-						s.text(cx+cell/2, top-8, `text-anchor="middle" font-size="10" fill="#666"`, strconv.FormatInt(v, 10))
-					}
-					s.text(cx+cell/2, y+boxH/2+5, `text-anchor="middle" font-size="13"`, strconv.FormatInt(r.File+j, 10))
-				}
-				x += cell * float64(r.Count)
+			var changed func(v int64) bool
+			if i > 0 {
+				changed = func(v int64) bool { return v >= st.View && v < st.View+st.Count }
 			}
+			s.stepBoxes(left, y, cell, boxH, st.Runs, run.Pages(st.Runs), false, changed)
 		}
-		s.text(right, y+boxH/2+4, "", changes[i])
+		s.text(right, y+9, "", whats[i])
+		s.text(right, y+23, `font-size="11" fill="`+svgLink+`"`, since[i])
+		s.text(right, y+36, `font-size="11" fill="`+svgOld+`"`, before[i])
 	}
-	s.text(svgMargin, top+rowH*float64(len(steps))+14, `fill="#444"`, foot)
-	s.text(svgMargin, 64, `font-size="11" fill="#666"`, "numbers in the boxes: the store page each view page shows · yellow: the view pages the call remapped")
+	s.text(svgMargin, endY, `font-weight="bold"`, fmt.Sprintf("after %s, the same view before Linux 4.0 and since", callCount(calls)))
+	if drawEnd {
+		y := endY + 12
+		s.text(svgMargin, y+boxH/2+4, `font-family="DejaVu Sans Mono, monospace" font-size="11" font-weight="bold" fill="`+svgOld+`"`, "before 4.0")
+		s.stepBoxes(left, y, cell, boxH, []run.Run{{View: 0, File: 0, Count: pages}}, run.Pages(last), true, nil)
+		y += rowH
+		s.text(svgMargin, y+boxH/2+4, `font-family="DejaVu Sans Mono, monospace" font-size="11" font-weight="bold"`, "since 4.0")
+		s.stepBoxes(left, y, cell, boxH, last, run.Pages(last), false, nil)
+	}
+	s.text(svgMargin, textY+svgLineH*0, `fill="`+svgOld+`"`, endBefore)
+	s.text(svgMargin, textY+svgLineH*1, `fill="`+svgLink+`"`, endSince)
+	s.text(svgMargin, textY+svgLineH*2, `fill="#444"`, foot)
+	s.legend(legendY, legend)
 	s.close()
 	_, err := w.Write(s.b.Bytes())
 	return err
+}
+
+// stepBoxes draws one row of the steps' picture: a box per run of boxes (inset a little, so that
+// two neighbours read as two while every view page keeps its column), in blue, or in purple for
+// the one VMA before Linux 4.0 (old); in each view page's cell the number shows holds for it; the
+// pages changed (changed may be nil) in yellow.
+func (s *svgDoc) stepBoxes(left, y, cell, boxH float64, boxes []run.Run, shows []int64, old bool, changed func(v int64) bool) {
+	fill, stroke, ink, word := svgViewFill, svgLink, svgInk, "VMA"
+	if old {
+		fill, stroke, ink, word = svgOldBG, svgOld, svgOld, "before Linux 4.0, the one VMA"
+	}
+	x := left
+	for k, r := range boxes {
+		tip := fmt.Sprintf("%s %d: view %s shows store %s", word, k+1, spanText(r.View, r.Count), spanText(r.File, r.Count))
+		if old {
+			tip = fmt.Sprintf("%s: view %s, each page's file offset held in its page-table entry", word, spanText(r.View, r.Count))
+		}
+		s.b.WriteString("<g><title>")
+		xml.EscapeText(&s.b, []byte(tip))
+		s.b.WriteString("</title>")
+		s.rect(x+1.5, y, cell*float64(r.Count)-3, boxH, fmt.Sprintf(`rx="3" fill="%s" stroke="%s" stroke-width="1.4"`, fill, stroke))
+		s.b.WriteString("</g>\n")
+		for j := range r.Count {
+			v := r.View + j
+			cx := x + cell*float64(j)
+			if changed != nil && changed(v) {
+				s.rect(cx+3, y+2, cell-6, boxH-4, `rx="2" fill="`+svgChanged+`"`)
+			}
+			if j > 0 {
+				s.vline(cx, y+1, y+boxH-1, svgCellLine)
+			}
+			if v < int64(len(shows)) {
+				s.text(cx+cell/2, y+boxH/2+5, `text-anchor="middle" font-size="13" fill="`+ink+`"`, strconv.FormatInt(shows[v], 10))
+			}
+		}
+		x += cell * float64(r.Count)
+	}
 }

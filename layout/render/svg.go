@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 
 	"github.com/nlfs/nlfs/run"
 )
@@ -42,11 +43,14 @@ const (
 
 // SVG draws the mapping as an SVG picture (the `map.svg` file).
 //
-// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row on top, one box per
-// VMA (or run), the store pages below, an arrow from each store page to each view page showing it,
-// page contents in the boxes when known, and the VMAs' lines of `vmas` under it. Larger views are a
-// permutation plot, view page across and store page up, one diagonal segment per run, or a density
-// image once the runs are too many to draw one by one. The output is deterministic and bounded.
+// Views up to 64 pages are drawn as TLPI Figure 49-5: the view pages in a row, one box per VMA (or
+// run), the store pages below, an arrow from each store page to each view page showing it, page
+// contents in the boxes when known, and the VMAs' lines of `vmas` under it; above the view, the
+// same view as it was before Linux 4.0 (one VMA, and the file offset each page-table entry held).
+// Larger views are a permutation plot, view page across and store page up, one diagonal segment per
+// run, or a density image once the runs are too many to draw one by one, with the cost before 4.0
+// and since in words. A legend under each picture names every colour and mark it draws. The output
+// is deterministic and bounded.
 func SVG(w io.Writer, runs []run.Run, info Info) error {
 	runs = mapRuns(runs)
 	st := newMapStats(runs, info)
@@ -128,20 +132,13 @@ func svgTitle(st *mapStats, info Info) string {
 
 // svgSummary is the line under the heading: the totals of the text map, in words.
 func svgSummary(st *mapStats, info Info) string {
-	data := "unknown"
-	if st.dataKnown {
-		data = strconv.FormatInt(st.dataPages, 10)
+	var parts []string
+	for _, t := range mapTotals(st, info) {
+		if t.words != "" {
+			parts = append(parts, t.words+": "+t.value)
+		}
 	}
-	vmas := "unknown"
-	if info.VMAs >= 0 {
-		vmas = strconv.FormatInt(info.VMAs, 10)
-	}
-	s := fmt.Sprintf("store pages: %s · shown: %d · aliased: %d · past the end of data: %d · VMAs: %s",
-		data, st.shown, st.aliased, st.pastData, vmas)
-	if info.Backend != "" {
-		s += " · " + info.Backend
-	}
-	return s
+	return strings.Join(parts, " · ")
 }
 
 // svgFramesLine says what the physical frames show, or why they are unknown; "" if not asked.
@@ -159,13 +156,17 @@ func svgFramesLine(st *mapStats, info Info) string {
 		fs.distinct, fs.shared, fs.absent)
 }
 
-// heading writes the title and the summary lines; svgHeadingHeight is where they end.
+// heading writes the title and the summary lines, in a group of their own (id "heading": a check
+// of a screenshot, scripts/pngstat, measures what is drawn below it); svgHeadingHeight is where
+// they end.
 func (s *svgDoc) heading(st *mapStats, info Info) {
+	s.b.WriteString(`<g id="heading">` + "\n")
 	s.text(16, 26, `font-size="16" font-weight="bold"`, svgTitle(st, info))
 	s.text(16, 46, "", svgSummary(st, info))
 	if f := svgFramesLine(st, info); f != "" {
 		s.text(16, 64, "", f)
 	}
+	s.b.WriteString("</g>\n")
 }
 
 func svgHeadingHeight(st *mapStats, info Info) float64 {
@@ -201,7 +202,34 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	left := float64(48 + 7*labelW)
 	width := max(left+plot+40, 760)
 	top := svgHeadingHeight(st, info) + 24
-	height := top + plot + 86
+
+	// Under the plot: what the view costs the kernel before Linux 4.0 and since, then the legend.
+	first, pte := costBefore(st.cost)
+	cost := []string{"before Linux 4.0: " + first}
+	if pte != "" {
+		cost = append(cost, "    "+pte+"; their file offsets, in store pages, from view page 0: "+pteColumn(runs))
+	}
+	cost = append(cost, "since Linux 4.0: "+costSince(st.cost, false, info.Backend))
+	var legend []svgLegendItem
+	if len(runs) <= svgMaxSegments {
+		legend = append(legend, svgLegendItem{"segment", "one diagonal segment per run: consecutive store pages at consecutive view pages (one VMA since Linux 4.0)"})
+	} else {
+		legend = append(legend, svgLegendItem{"density", fmt.Sprintf("%d runs binned on a %d×%d grid: the darker a cell, the more view pages fall in it", len(runs), svgGrid, svgGrid)})
+	}
+	pastBand := st.dataKnown && st.dataPages < dataN
+	if pastBand {
+		legend = append(legend, svgLegendItem{"pastband", "store pages past the end of data (above the dashed line): they read as zeros"})
+	}
+	legend = append(legend, svgLegendItem{"grid", "grid lines at the ticks of each axis"})
+	costY := top + plot + 66
+	legendY := costY + svgLineH*float64(len(cost)) + 12
+	height := legendY + svgLineH*float64(len(legend)) + 8
+	for _, l := range cost {
+		width = max(width, 16+svgTextWidth(l, svgCharSans)+16)
+	}
+	for _, l := range legend {
+		width = max(width, svgMargin+34+svgTextWidth(l.text, svgCharSans)+svgMargin)
+	}
 	s.open(width, height, svgTitle(st, info))
 	s.heading(st, info)
 	px := func(v int64) float64 { return left + plot*float64(v)/float64(viewN) }
@@ -232,7 +260,7 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	}
 
 	// Past the end of data: a grey band, drawn under the runs so they stay visible in it.
-	if st.dataKnown && st.dataPages < dataN {
+	if pastBand {
 		y := py(max(st.dataPages, 0))
 		s.printf(`<rect x="%g" y="%g" width="%g" height="`, left, top, plot)
 		s.num(y - top)
@@ -245,19 +273,24 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 		s.text(left+plot-6, top+14, `text-anchor="end" fill="#555"`, "past the end of data (reads as zeros)")
 	}
 
-	note := "one diagonal segment per run: a run shows consecutive store pages at consecutive view pages (one VMA when mapped)"
 	if len(runs) <= svgMaxSegments {
 		s.segments(runs, px, py)
 	} else {
 		s.density(runs, viewN, dataN, left, top, plot)
-		note = fmt.Sprintf("%d runs binned on a %d×%d grid: the darker a cell, the more view pages fall in it", len(runs), svgGrid, svgGrid)
 	}
 
 	// Frame and axis titles on top of everything.
 	s.printf(`<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="%s"/>`+"\n", left, top, plot, plot, svgInk)
 	s.text(left+plot/2, top+plot+40, `text-anchor="middle" font-weight="bold"`, "view page →")
 	s.printf(`<text transform="translate(18 %g) rotate(-90)" text-anchor="middle" font-weight="bold">store page →</text>`+"\n", top+plot/2)
-	s.text(16, top+plot+66, "", note)
+	for i, l := range cost {
+		colour := svgOld
+		if i == len(cost)-1 {
+			colour = svgLink
+		}
+		s.text(16, costY+svgLineH*float64(i), `fill="`+colour+`" xml:space="preserve"`, l)
+	}
+	s.legend(legendY, legend)
 	s.close()
 }
 

@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/xml"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -23,22 +24,36 @@ const (
 
 // More colours of the small picture.
 const (
-	svgRunFillB  = "#d3e1f6" // every other box, so that two VMAs side by side read as two
 	svgCellLine  = "#a9bfe2"
 	svgUnshown   = "#a0a0a0"
-	svgUnshownBG = "#fafafa"
 	svgChanged   = "#fff1a6" // the pages a step's call changed
+	svgOld       = "#7a4fb0" // before Linux 4.0: the one nonlinear VMA and its page-table entries
+	svgOldBG     = "#f1eafa"
+	svgStoreLine = "#555"
 )
 
 // svgTextWidth estimates how wide text is drawn, so that the picture is as wide as what it holds
 // and no wider: a 3-page view is not a 900-pixel-wide page of white.
 func svgTextWidth(s string, char float64) float64 { return float64(utf8.RuneCountInString(s)) * char }
 
+// svgArrowLift is how far above the store row an arrow turns towards its view page, as a fraction
+// of the space between the rows, given dx, how far right it must go, and most, the farthest any
+// arrow goes either way. Straight arrows of a permutation as symmetric as TLPI's 2 1 0 meet all at
+// one point; arrows that go right turn low and arrows that go left turn high, so that each pair
+// crosses at a point of its own, away from the nearly vertical arrows between them.
+func svgArrowLift(dx, most float64) float64 {
+	if most <= 0 {
+		return 0.45
+	}
+	return 0.42 - 0.24*dx/most
+}
+
 // small draws TLPI Figure 49-5 with the kernel's side: the view on top, one box per VMA (or run)
 // labelled with its number in the table of `vmas` lines below; the store underneath; an arrow from
-// each store page to each view page that shows it. Aliases are orange (arrows, store page, a bar
-// under each view page that shows one), store pages nothing shows are hatched grey, pages past the
-// end of data dashed.
+// each store page to each view page that shows it. Above the view, what the same view cost before
+// Linux 4.0: one VMA over all of it, and under each page the file offset its page-table entry held.
+// Aliases are orange (arrows, store page, a bar under each view page that shows one), store pages
+// nothing shows are hatched grey, pages past the end of data dashed; the legend names each.
 func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	pages := run.Pages(runs)
 	views := mapViewsOf(pages)
@@ -60,6 +75,8 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	}
 	cell = max(cell, float64(8*digits+14))
 	left := svgMargin + svgLabelW
+	cost := st.cost
+	old := cost.Nonlinear() // draw the before-4.0 band
 
 	// Columns: view pages by box, store pages with their marks.
 	viewX := make([]float64, len(pages))
@@ -89,6 +106,10 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 			at[c.page] = storeX[i] + cell/2
 		}
 	}
+	farthest := 0.0 // the longest way an arrow goes, left or right
+	for v, f := range pages {
+		farthest = max(farthest, math.Abs(viewX[v]+cell/2-at[f]))
+	}
 
 	// The text under the figure: the VMA table, then the legend.
 	var table []string
@@ -116,33 +137,55 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		}
 		table = append(table, line)
 	}
-	type legendItem struct{ kind, text string }
-	legend := []legendItem{
-		{"box", map[bool]string{true: "one VMA: view pages that show consecutive store pages (a run)", false: "one run: view pages that show consecutive store pages (one VMA when mapped)"}[kernel]},
-		{"arrow", "from the store page to the view page that shows it"},
+	var legend []svgLegendItem
+	if old {
+		first, _ := costBefore(cost)
+		legend = append(legend,
+			svgLegendItem{"nonlinear", "before Linux 4.0: " + first},
+			svgLegendItem{"pte", "a page-table entry (PTE) before 4.0, holding its page's file offset (in store pages)"})
+	} else if cost.VMAsBefore4 > 0 {
+		first, _ := costBefore(cost)
+		legend = append(legend, svgLegendItem{"note", "before Linux 4.0 as since: " + first})
 	}
+	if kernel {
+		legend = append(legend, svgLegendItem{"vma", "since Linux 4.0: one VMA per run (view pages that show consecutive store pages), numbered as in vmas"})
+	} else {
+		legend = append(legend, svgLegendItem{"vma", "one run: view pages that show consecutive store pages; since Linux 4.0 one VMA each when mapped"})
+	}
+	legend = append(legend,
+		svgLegendItem{"arrow", "from the store page to the view page that shows it"},
+		svgLegendItem{"store", "the store: the file data, store pages in file order (one file, not a VMA)"})
 	if info.FirstByte != nil {
-		legend = append(legend, legendItem{"letter", "the first byte of each page (· when not printable)"})
+		legend = append(legend, svgLegendItem{"letter", "the first byte of each page (· when not printable)"})
 	}
 	if st.aliased > 0 {
-		legend = append(legend, legendItem{"alias", "aliases: a store page shown at several view pages, each marked by a bar (one page, not copies)"})
+		legend = append(legend, svgLegendItem{"alias", "an alias: a store page shown at several view pages (×N: how many), its arrows orange, a bar under each: one page, not copies"})
 	}
 	for _, c := range cols {
 		if c.mark == "" && len(views[c.page]) == 0 {
-			legend = append(legend, legendItem{"unshown", "a store page that no view page shows"})
+			legend = append(legend, svgLegendItem{"unshown", "a store page that no view page shows"})
 			break
 		}
 	}
+	if hasMark(cols, "…") {
+		legend = append(legend, svgLegendItem{"gap", "store pages left out between two drawn ones"})
+	}
 	if st.pastData > 0 {
-		legend = append(legend, legendItem{"past", "past the end of data: reads as zeros (nlfs never touches it: the kernel would raise SIGBUS)"})
+		legend = append(legend, svgLegendItem{"past", "past the end of data (right of the dashed line; its arrows dashed): reads as zeros; nlfs never touches it (the kernel would raise SIGBUS)"})
 	}
 
-	// Vertical layout.
+	// Vertical layout: view page numbers; the view before 4.0 and its page-table entries; the
+	// VMAs' labels and the view since 4.0; the arrows; the store.
 	top := svgHeadingHeight(st, info) + 22
-	vmaY := top + 8   // box labels
-	numY := top + 24  // view page numbers
-	viewY := top + 30 // view boxes
-	arrows := 64 + min(64, 2*float64(len(pages)))
+	numY := top + 2 // view page numbers
+	beforeY := numY + 8
+	pteY := beforeY + svgCellH + 4
+	vmaY := numY + 6 // box labels
+	if old {
+		vmaY = pteY + svgPTEH + 20
+	}
+	viewY := vmaY + 6
+	arrows := 84 + min(48, 2*float64(len(pages)))
 	storeY := viewY + svgCellH + arrows
 	tableY := storeY + svgCellH + 44
 	legendY := tableY + svgLineH*float64(len(table)+2) + 12
@@ -162,22 +205,56 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	}
 	s.open(width, height, svgTitle(st, info))
 	s.heading(st, info)
-	s.printf(`<defs>`)
-	for _, m := range []struct{ id, colour string }{{"a", svgLink}, {"b", svgAlias}, {"c", svgPast}} {
-		s.printf(`<marker id="%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10z" fill="%s"/></marker>`, m.id, m.colour)
-	}
-	s.printf(`<pattern id="h" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#d6d6d6" stroke-width="2"/></pattern>`)
-	s.printf("</defs>\n")
+	s.defs()
 
 	// Row labels.
-	s.text(svgMargin, viewY+svgCellH/2, `font-weight="bold" font-size="13"`, "view")
-	s.text(svgMargin, viewY+svgCellH/2+15, `font-size="10" fill="#666"`, "the mapping")
 	s.text(svgMargin, numY, `font-size="10" fill="#666"`, "view page")
+	if old {
+		s.text(svgMargin, beforeY+svgCellH/2, `font-weight="bold" font-size="13" fill="`+svgOld+`"`, "before 4.0")
+		s.text(svgMargin, beforeY+svgCellH/2+15, `font-size="10" fill="#666"`, "one VMA")
+		s.text(svgMargin, pteY+12, `font-size="10" fill="#666"`, "its PTEs hold")
+		s.text(svgMargin, viewY+svgCellH/2, `font-weight="bold" font-size="13"`, "since 4.0")
+		s.text(svgMargin, viewY+svgCellH/2+15, `font-size="10" fill="#666"`, "VMA per run")
+	} else {
+		s.text(svgMargin, viewY+svgCellH/2, `font-weight="bold" font-size="13"`, "view")
+		s.text(svgMargin, viewY+svgCellH/2+15, `font-size="10" fill="#666"`, "the mapping")
+	}
 	s.text(svgMargin, storeY+svgCellH/2, `font-weight="bold" font-size="13"`, "store")
 	s.text(svgMargin, storeY+svgCellH/2+15, `font-size="10" fill="#666"`, "the file: data")
 	s.text(svgMargin, storeY+svgCellH+16, `font-size="10" fill="#666"`, "store page")
+	for v := range pages {
+		s.text(viewX[v]+cell/2, numY, `text-anchor="middle" font-size="10" fill="#666"`, strconv.Itoa(v))
+	}
 
-	// Arrows first, so that boxes are drawn over their ends.
+	// Before 4.0: one box over the whole view, a cell per view page in the view's columns, and
+	// under each the page-table entry with the file offset it held.
+	if old {
+		x0, x1 := viewX[0], viewRight
+		s.b.WriteString("<g><title>")
+		first, _ := costBefore(cost)
+		xml.EscapeText(&s.b, []byte("before Linux 4.0: "+first))
+		s.b.WriteString("</title>")
+		s.rect(x0, beforeY, x1-x0, svgCellH, `rx="4" fill="`+svgOldBG+`" stroke="`+svgOld+`" stroke-width="1.5"`)
+		for v := 1; v < len(pages); v++ {
+			sep := viewX[v]
+			if viewX[v]-viewX[v-1] > cell {
+				sep -= svgBoxGap / 2 // the gap between two of today's VMAs: one VMA here
+			}
+			s.vline(sep, beforeY+1, beforeY+svgCellH-1, "#cdbbe6")
+		}
+		s.b.WriteString("</g>\n")
+		for v, f := range pages {
+			cx := viewX[v] + cell/2
+			tip := fmt.Sprintf("before 4.0, view page %d: its page-table entry held file offset %d pages (%#x bytes), store page %d", v, f, f*info.pageSize(), f)
+			s.cellText(cx, beforeY, info.letter(f, st), strconv.FormatInt(f, 10), tip, "")
+			s.rect(viewX[v]+4, pteY, cell-8, svgPTEH, `rx="3" fill="#fff" stroke="`+svgOld+`"`)
+			s.text(cx, pteY+12.5, `text-anchor="middle" font-size="11" fill="`+svgOld+`"`, strconv.FormatInt(f, 10))
+		}
+	}
+
+	// Arrows first, so that boxes are drawn over their ends. Each rises from its store page to a
+	// height of its own, then runs straight to its view page.
+	band := storeY - (viewY + svgCellH + 2)
 	for _, kind := range []struct {
 		marker, colour, dash string
 		want                 func(f int64) bool
@@ -195,13 +272,18 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 				s.printf(`<g stroke="%s" stroke-width="1.6" fill="none" marker-end="url(#%s)"%s>`+"\n", kind.colour, kind.marker, kind.dash)
 				started = true
 			}
-			s.b.WriteString(`<line x1="`)
-			s.num(at[f])
-			s.b.WriteString(`" y1="`)
+			sx, ex := at[f], viewX[v]+cell/2
+			s.b.WriteString(`<path d="M`)
+			s.num(sx)
+			s.b.WriteByte(' ')
 			s.num(storeY)
-			s.b.WriteString(`" x2="`)
-			s.num(viewX[v] + cell/2)
-			s.b.WriteString(`" y2="`)
+			if math.Abs(sx-ex) > 0.5 {
+				s.b.WriteString("V")
+				s.num(storeY - band*svgArrowLift(ex-sx, farthest))
+			}
+			s.b.WriteString("L")
+			s.num(ex)
+			s.b.WriteByte(' ')
 			s.num(viewY + svgCellH + 2)
 			s.b.WriteString("\"/>\n")
 		}
@@ -214,10 +296,6 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	for i, bx := range boxes {
 		x0 := viewX[bx.View]
 		w := cell * float64(bx.Count)
-		fill := svgViewFill
-		if i%2 == 1 {
-			fill = svgRunFillB
-		}
 		tip := fmt.Sprintf("%s %d: view %s shows store %s", svgBoxWord(kernel), i+1, spanText(bx.View, bx.Count), spanText(bx.File, bx.Count))
 		if bx.Line != "" {
 			tip += "; vmas: " + bx.Line
@@ -225,7 +303,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		s.b.WriteString("<g><title>")
 		xml.EscapeText(&s.b, []byte(tip))
 		s.b.WriteString("</title>")
-		s.rect(x0, viewY, w, svgCellH, fmt.Sprintf(`rx="4" fill="%s" stroke="%s" stroke-width="1.5"`, fill, svgLink))
+		s.rect(x0, viewY, w, svgCellH, fmt.Sprintf(`rx="4" fill="%s" stroke="%s" stroke-width="1.5"`, svgViewFill, svgLink))
 		for v := bx.View + 1; v < bx.View+bx.Count; v++ {
 			s.vline(viewX[v], viewY+1, viewY+svgCellH-1, svgCellLine)
 		}
@@ -239,7 +317,6 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	for v, f := range pages {
 		x0 := viewX[v]
 		cx := x0 + cell/2
-		s.text(cx, numY, `text-anchor="middle" font-size="10" fill="#666"`, strconv.Itoa(v))
 		tip := fmt.Sprintf("view page %d shows store page %d", v, f)
 		if len(info.Frames) == len(pages) && info.Frames[v] != 0 {
 			tip += ", physical frame " + info.frameName(info.Frames[v])
@@ -265,7 +342,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		for j < len(cols) && cols[j].mark == "" && !st.past(cols[j].page) {
 			j++
 		}
-		s.rect(storeX[i], storeY, storeX[j-1]+cell-storeX[i], svgCellH, `rx="4" fill="`+svgDataFill+`" stroke="#555" stroke-width="1.5"`)
+		s.rect(storeX[i], storeY, storeX[j-1]+cell-storeX[i], svgCellH, `rx="4" fill="`+svgDataFill+`" stroke="`+svgStoreLine+`" stroke-width="1.5"`)
 		i = j
 	}
 	for i, c := range cols {
@@ -321,25 +398,71 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	for i, l := range table {
 		s.text(svgMargin, tableY+svgLineH*float64(i+2), `font-family="DejaVu Sans Mono, monospace" font-size="11" xml:space="preserve"`, l)
 	}
-	for i, l := range legend {
-		y := legendY + svgLineH*float64(i)
+	s.legend(legendY, legend)
+	s.close()
+}
+
+// svgPTEH is the height of a page-table entry's chip under the before-4.0 view.
+const svgPTEH = 17.0
+
+// defs writes the arrowheads (blue, orange, grey) and the hatching the pictures use.
+func (s *svgDoc) defs() {
+	s.printf(`<defs>`)
+	for _, m := range []struct{ id, colour string }{{"a", svgLink}, {"b", svgAlias}, {"c", svgPast}} {
+		s.printf(`<marker id="%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10z" fill="%s"/></marker>`, m.id, m.colour)
+	}
+	s.printf(`<pattern id="h" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#d6d6d6" stroke-width="2"/></pattern>`)
+	s.printf("</defs>\n")
+}
+
+// svgLegendItem is one line of a picture's legend: a swatch of one kind and what it means.
+type svgLegendItem struct{ kind, text string }
+
+// legend writes the legend from y down, one item a line, each with its swatch: every colour, band
+// and mark a picture draws has a line here.
+func (s *svgDoc) legend(y float64, items []svgLegendItem) {
+	for i, l := range items {
+		y := y + svgLineH*float64(i)
 		switch l.kind {
-		case "box":
+		case "vma":
 			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgViewFill+`" stroke="`+svgLink+`" stroke-width="1.5"`)
+		case "nonlinear":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgOldBG+`" stroke="`+svgOld+`" stroke-width="1.5"`)
+		case "pte":
+			s.rect(svgMargin+4, y-11, 16, 14, `rx="2" fill="#fff" stroke="`+svgOld+`"`)
+			s.text(svgMargin+12, y, `text-anchor="middle" font-size="10" fill="`+svgOld+`"`, "2")
+		case "note":
+			s.text(svgMargin+12, y, `text-anchor="middle" font-weight="bold" fill="`+svgOld+`"`, "=")
+		case "store":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgDataFill+`" stroke="`+svgStoreLine+`" stroke-width="1.5"`)
 		case "arrow":
 			s.printf(`<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="1.6" marker-end="url(#a)"/>`+"\n", svgMargin, y-4, svgMargin+24, y-4, svgLink)
 		case "letter":
 			s.text(svgMargin+12, y, `text-anchor="middle" font-weight="bold" font-size="14"`, "A")
 		case "alias":
 			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgAliasBG+`" stroke="`+svgAlias+`" stroke-width="1.5"`)
+			s.rect(svgMargin+4, y-1, 16, 3, `fill="`+svgAlias+`"`)
 		case "unshown":
 			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="url(#h)" stroke="#bbb"`)
+		case "gap":
+			s.text(svgMargin+12, y, `text-anchor="middle" fill="#777"`, "…")
 		case "past":
 			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgPastBG+`" stroke="`+svgPast+`" stroke-dasharray="4 3"`)
+		case "changed":
+			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgChanged+`" stroke="`+svgLink+`"`)
+		case "segment":
+			s.printf(`<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="2"/>`+"\n", svgMargin+2, y+1, svgMargin+22, y-9, svgLink)
+		case "density":
+			for i, c := range []string{"#96b6e4", "#4f77b4", "#082664"} {
+				s.rect(svgMargin+8*float64(i), y-11, 8, 14, `fill="`+c+`"`)
+			}
+		case "pastband":
+			s.rect(svgMargin, y-11, 24, 14, `fill="#ddd" fill-opacity="0.6" stroke="`+svgPast+`" stroke-dasharray="6 4"`)
+		case "grid":
+			s.printf(`<path d="M%g %gh24M%g %gv14" stroke="#c8c8c8" stroke-width="1.5"/>`+"\n", svgMargin, y-4, svgMargin+12, y-11)
 		}
 		s.text(svgMargin+34, y, "", l.text)
 	}
-	s.close()
 }
 
 // svgBoxWord is what a box of the small picture is: a VMA when the kernel said so, else a run.

@@ -66,6 +66,7 @@ type mapStats struct {
 	shown     int64 // distinct store pages shown
 	aliased   int64 // store pages shown at more than one view page
 	pastData  int64 // view pages that show a store page past the end of data
+	cost      Cost  // what the view costs the kernel, before Linux 4.0 and since
 }
 
 // mapRuns drops runs that no layout produces (empty, negative pages, or pages or a view so large
@@ -134,6 +135,7 @@ func newMapStats(runs []run.Run, info Info) mapStats {
 			covered = s.b
 		}
 	}
+	st.cost = KernelCost(st.viewPages, int64(st.runs))
 	return st
 }
 
@@ -176,12 +178,14 @@ func (st *mapStats) past(f int64) bool { return st.dataKnown && f >= st.dataPage
 // Text draws the mapping as text (the `map` file, `nlfs layout show`).
 //
 // Views up to 64 pages get a drawing in the manner of TLPI Figure 49-5 (the view above, the store
-// below, a [box] per VMA), their VMAs (or runs) one per line, and one row per view page ("view 0 ->
-// store 2"); larger ones get their runs, with stretches of like runs (reversed, repeated,
-// interleaved) one line each, summarized to at most 40 lines. Both end in `key: value` totals whose
-// keys match the status file's where they mean the same (view_pages, data_pages, runs, vmas,
-// backend), then store_pages_shown, aliased_store_pages (store pages shown at several view pages)
-// and view_pages_past_data (view pages that read as zeros); and, when asked for, the physical frames.
+// below, a [box] per VMA), the same view as it cost the kernel before Linux 4.0 beside today, their
+// VMAs (or runs) one per line, and one row per view page ("view 0 -> store 2"); larger ones get
+// their runs, with stretches of like runs (reversed, repeated, interleaved) one line each,
+// summarized to at most 40 lines, and the cost before 4.0 and since in words. Both end in
+// `key: value` totals whose keys match the status file's where they mean the same (view_pages,
+// data_pages, runs, vmas, the three *_linux_4_0 keys of Cost, backend), then store_pages_shown,
+// aliased_store_pages (store pages shown at several view pages) and view_pages_past_data (view
+// pages that read as zeros); and, when asked for, the physical frames.
 //
 // Runs are read in order as the view from page 0; their View fields are not consulted. The output is
 // bounded (under 80 lines for a large view) for any input, and the cost is linear in the runs: a
@@ -197,6 +201,8 @@ func Text(w io.Writer, runs []run.Run, info Info) error {
 		textSmall(&b, runs, &st, info)
 	default:
 		textLarge(&b, runs, &st)
+		b.WriteByte('\n')
+		textCostLarge(&b, runs, &st, info)
 	}
 	b.WriteByte('\n')
 	textTotals(&b, &st, info)
@@ -205,29 +211,46 @@ func Text(w io.Writer, runs []run.Run, info Info) error {
 	return err
 }
 
-// textTotals writes the totals with the same keys as the status file where there is one, so that
-// scripts can grep either.
+// total is one figure of the totals that map ends with and map.svg's heading says in words: its
+// key, the same as the status file's where there is one (so that scripts can grep either), the
+// words map.svg says it in ("" where its title says it already), and its value.
+type total struct{ key, words, value string }
+
+// mapTotals are the totals both renderers give, in the text map's order.
+func mapTotals(st *mapStats, info Info) []total {
+	known := func(ok bool, n int64) string {
+		if !ok {
+			return "unknown"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	backend := info.Backend
+	if backend == "" {
+		backend = "unknown"
+	}
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	t := []total{
+		{"view_pages", "", n(st.viewPages)},
+		{"data_pages", "store pages", known(st.dataKnown, st.dataPages)},
+		{"runs", "", strconv.Itoa(st.runs)},
+		{"vmas", "VMAs", known(info.VMAs >= 0, info.VMAs)},
+	}
+	for _, kv := range st.cost.Keys() {
+		t = append(t, total{kv.Key, "", n(kv.Value)}) // map.svg draws them
+	}
+	return append(t,
+		total{"backend", "backend", backend},
+		total{"store_pages_shown", "shown", n(st.shown)},
+		total{"aliased_store_pages", "aliased", n(st.aliased)},
+		total{"view_pages_past_data", "past the end of data", n(st.pastData)},
+	)
+}
+
+// textTotals writes the totals as `key: value` lines.
 func textTotals(b *bytes.Buffer, st *mapStats, info Info) {
-	data := "unknown"
-	if st.dataKnown {
-		data = strconv.FormatInt(st.dataPages, 10)
+	for _, t := range mapTotals(st, info) {
+		fmt.Fprintf(b, "%s: %s\n", t.key, t.value)
 	}
-	vmas := "unknown"
-	if info.VMAs >= 0 {
-		vmas = strconv.FormatInt(info.VMAs, 10)
-	}
-	backend := "unknown"
-	if info.Backend != "" {
-		backend = info.Backend
-	}
-	fmt.Fprintf(b, "view_pages: %d\n", st.viewPages)
-	fmt.Fprintf(b, "data_pages: %s\n", data)
-	fmt.Fprintf(b, "runs: %d\n", st.runs)
-	fmt.Fprintf(b, "vmas: %s\n", vmas)
-	fmt.Fprintf(b, "backend: %s\n", backend)
-	fmt.Fprintf(b, "store_pages_shown: %d\n", st.shown)
-	fmt.Fprintf(b, "aliased_store_pages: %d\n", st.aliased)
-	fmt.Fprintf(b, "view_pages_past_data: %d\n", st.pastData)
 }
 
 // mapViewsOf maps each store page of a small view to the view pages that show it, in view order.
@@ -416,6 +439,19 @@ func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 		}
 		fmt.Fprintf(b, "%-*s -> %s\n", vw, l.v, l.f)
 	}
+}
+
+// textCostLarge says what a large view costs the kernel before Linux 4.0 and since, with what the
+// page-table entries held, bounded.
+func textCostLarge(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
+	c := st.cost
+	b.WriteString("the same view before Linux 4.0 and since:\n")
+	first, pte := costBefore(c)
+	fmt.Fprintf(b, "before 4.0: %s\n", first)
+	if pte != "" {
+		fmt.Fprintf(b, "            (%s), in store pages from view page 0:\n            %s\n", pte, pteColumn(runs))
+	}
+	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, false, info.Backend))
 }
 
 // frameName is how a frame is written: its number, or its label (FrameLabels).

@@ -1,11 +1,14 @@
 // Command pngstat checks what scripts/check-svg.sh renders. `pngstat FILE.svg ...` checks that
-// each SVG parses as XML with an <svg> root in the SVG namespace carrying a viewBox and a
-// <title>, and names its kind of picture. `pngstat -of FILE.svg FILE.png` checks a screenshot
-// of that SVG: it must decode, and enough of it must be drawn for its kind of picture — a
-// browser that failed to draw leaves a blank page, or one with only its heading, and such a
-// page has two colours as easily as a drawn one. It prints one line per file and exits 1 if
-// any check fails. Standard library only, so the script needs nothing but Go (and builds
-// whatever state the rest of the module is in).
+// each SVG parses as XML with an <svg> root in the SVG namespace carrying a size, a viewBox, a
+// <title> and a heading (the group with id "heading" that map.svg and the step drawings start
+// with), and names its kind of picture. `pngstat -of FILE.svg FILE.png ...` checks a screenshot
+// of that SVG: it must decode, and its figure — the part of the picture below the heading, which
+// the SVG says where it is — must be drawn as that kind of picture is. A browser that failed to
+// draw leaves a blank page, or one with only its heading; such a page has two colours as easily
+// as a drawn one, and a heading can cover as much of a whole page as a sparse figure, but below
+// the heading it has nothing at all. It prints one line per file and exits 1 if any check fails.
+// Standard library only, so the script needs nothing but Go (and builds whatever state the rest
+// of the module is in).
 package main
 
 import (
@@ -17,30 +20,34 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// A pictureKind is one of the three pictures map.svg draws, with the least fraction of a
-// 1000×800 screenshot (scripts/check-svg.sh's window) that a drawn one covers.
+// A pictureKind is one of the pictures the renderers draw, with what a drawn one covers of its
+// figure region (below the heading, within the picture and the screenshot): the least share of
+// the region's rows that hold any ink, and the least share of its pixels that are ink.
 //
-// The minimums are half the least that the golden pictures (layout/render/testdata) cover,
-// measured in Chromium with scripts/check-svg.sh: small-view figures, step-by-step ones
-// included, 2.91% (vmas-stale; the others 3.02% to 30.8%), large-view plots 3.39%
-// (reverse-100000; 3.95% to 49.2%), the empty view 0.56%. A page that shows only the heading
-// of a figure (0.61%, planted by scripts/check-svg.sh) is not a small figure, nor a large
-// plot; a blank page, or one with a few faint pixels, is nothing. The planted pictures of
-// scripts/check-svg.sh and main_test.go prove it. Re-measure when the renderer changes much.
+// The minimums are about half the least that the golden pictures (layout/render/testdata) and
+// the documentation's (docs/*.svg) cover, measured in Chromium with scripts/check-svg.sh:
+// small-view figures, step by step ones included, 60.9% of rows and 8.71% of pixels (the least
+// of each: steps-reverse-back, vmas-stale), large-view plots 88.9% and 3.62% (blocks-2000,
+// reverse-100000), the empty view 21.9% and 1.79%. A figure's rows are nearly all inked: boxes, arrows and lines of
+// text follow each other down the picture. A page that shows only the heading has no ink in the
+// region at all, however large its heading; the planted pictures of scripts/check-svg.sh and
+// main_test.go prove it. Re-measure when the renderer changes much.
 type pictureKind struct {
 	name     string
-	minDrawn float64 // percent
+	minRows  float64 // percent of the region's rows with ink
+	minDrawn float64 // percent of the region's pixels that are ink
 }
 
 var (
-	emptyView   = pictureKind{"empty-view picture", 0.25}
-	smallFigure = pictureKind{"small-view figure", 1.4}
-	largePlot   = pictureKind{"large-view plot", 1.6}
+	emptyView   = pictureKind{"empty-view picture", 10, 0.8}
+	smallFigure = pictureKind{"small-view figure", 30, 4}
+	largePlot   = pictureKind{"large-view plot", 44, 1.8}
 )
 
 // smallView is render.SmallView (main_test.go checks it): map.svg draws views of up to this
@@ -68,6 +75,12 @@ func kindOf(title string) (pictureKind, error) {
 	return largePlot, nil
 }
 
+// geometry is where an SVG draws its figure: its size, and where its heading ends.
+type geometry struct {
+	width, height float64
+	headingEnd    float64 // the lowest baseline of the heading's text, plus its descent
+}
+
 func main() {
 	of := flag.String("of", "", "check PNG screenshots of this SVG, by the kind of picture its title names")
 	flag.Usage = func() {
@@ -79,8 +92,9 @@ func main() {
 		os.Exit(2)
 	}
 	var kind pictureKind
+	var geo geometry
 	if *of != "" {
-		_, title, err := checkSVG(*of)
+		_, title, g, err := checkSVG(*of)
 		if err == nil {
 			kind, err = kindOf(title)
 		}
@@ -88,6 +102,7 @@ func main() {
 			fmt.Printf("%s: %v\n", *of, err)
 			os.Exit(1)
 		}
+		geo = g
 	}
 	failed := false
 	for _, path := range flag.Args() {
@@ -95,10 +110,10 @@ func main() {
 		var err error
 		switch {
 		case *of != "":
-			msg, err = checkPNG(path, kind)
+			msg, err = checkPNG(path, kind, geo)
 		case strings.HasSuffix(path, ".svg"):
 			var title string
-			if msg, title, err = checkSVG(path); err == nil {
+			if msg, title, _, err = checkSVG(path); err == nil {
 				var k pictureKind
 				if k, err = kindOf(title); err == nil {
 					msg += ", " + k.name
@@ -119,8 +134,9 @@ func main() {
 	}
 }
 
-// checkPNG decodes a screenshot and requires the drawn fraction its kind of picture covers.
-func checkPNG(path string, kind pictureKind) (string, error) {
+// checkPNG decodes a screenshot and requires of its figure region what its kind of picture
+// covers.
+func checkPNG(path string, kind pictureKind, geo geometry) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -134,11 +150,18 @@ func checkPNG(path string, kind pictureKind) (string, error) {
 	if b.Empty() {
 		return "", errors.New("empty PNG")
 	}
-	drawn := drawnPercent(img)
-	if drawn < kind.minDrawn {
-		return "", fmt.Errorf("blank: %dx%d pixels, %.2f%% drawn; a drawn %s covers at least %.2f%%", b.Dx(), b.Dy(), drawn, kind.name, kind.minDrawn)
+	region := image.Rect(b.Min.X, b.Min.Y+int(math.Ceil(geo.headingEnd)),
+		b.Min.X+min(b.Dx(), int(geo.width)), b.Min.Y+min(b.Dy(), int(geo.height)))
+	if region.Empty() {
+		return "", fmt.Errorf("blank: %dx%d pixels hold no figure below the heading (it ends at %g)", b.Dx(), b.Dy(), geo.headingEnd)
 	}
-	return fmt.Sprintf("%dx%d, %.2f%% drawn (%s: at least %.2f%%)", b.Dx(), b.Dy(), drawn, kind.name, kind.minDrawn), nil
+	rows, drawn := inked(img, region)
+	what := fmt.Sprintf("%dx%d, figure %dx%d below the heading: %.1f%% of its rows and %.2f%% of its pixels drawn (%s: at least %.0f%% and %.2f%%)",
+		b.Dx(), b.Dy(), region.Dx(), region.Dy(), rows, drawn, kind.name, kind.minRows, kind.minDrawn)
+	if rows < kind.minRows || drawn < kind.minDrawn {
+		return "", errors.New("blank: " + what)
+	}
+	return what, nil
 }
 
 // inkMargin is how far, in 8-bit steps of any channel, a pixel must be from the background to
@@ -146,9 +169,10 @@ func checkPNG(path string, kind pictureKind) (string, error) {
 // while an off-white speck or a compression artefact is 1 or 2.
 const inkMargin = 6
 
-// drawnPercent is the percentage of img's pixels that are not the background (its most common
-// colour) by more than inkMargin.
-func drawnPercent(img image.Image) float64 {
+// inked returns the percentage of region's rows that hold a pixel of ink, and of its pixels
+// that are ink: pixels that differ from the background (img's most common colour) by more than
+// inkMargin.
+func inked(img image.Image, region image.Rectangle) (rows, drawn float64) {
 	b := img.Bounds()
 	rgb := func(x, y int) [3]int {
 		r, g, bl, _ := img.At(x, y).RGBA()
@@ -167,16 +191,28 @@ func drawnPercent(img image.Image) float64 {
 			bg, most = c, n
 		}
 	}
-	drawn := 0
-	for c, n := range counts {
+	ink := func(c [3]int) bool {
 		for i := range c {
 			if d := c[i] - bg[i]; d > inkMargin || d < -inkMargin {
-				drawn += n
-				break
+				return true
 			}
 		}
+		return false
 	}
-	return 100 * float64(drawn) / float64(b.Dx()*b.Dy())
+	inkedRows, inkedPixels := 0, 0
+	for y := region.Min.Y; y < region.Max.Y; y++ {
+		row := 0
+		for x := region.Min.X; x < region.Max.X; x++ {
+			if ink(rgb(x, y)) {
+				row++
+			}
+		}
+		inkedPixels += row
+		if row > 0 {
+			inkedRows++
+		}
+	}
+	return 100 * float64(inkedRows) / float64(region.Dy()), 100 * float64(inkedPixels) / float64(region.Dx()*region.Dy())
 }
 
 func less(a, b [3]int) bool {
@@ -189,22 +225,24 @@ func less(a, b [3]int) bool {
 }
 
 // checkSVG parses the whole document, as a browser would before drawing anything, and returns
-// a summary and its title.
-func checkSVG(path string) (string, string, error) {
+// a summary, its title and where it draws its figure.
+func checkSVG(path string) (string, string, geometry, error) {
+	var geo geometry
 	doc, err := os.ReadFile(path)
 	if err != nil {
-		return "", "", err
+		return "", "", geo, err
 	}
 	d := xml.NewDecoder(bytes.NewReader(doc))
 	var root *xml.StartElement
 	depth, inTitle, title := 0, false, ""
+	heading, headingDepth := false, 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("not well-formed XML: %v", err)
+			return "", "", geo, fmt.Errorf("not well-formed XML: %v", err)
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
@@ -212,10 +250,27 @@ func checkSVG(path string) (string, string, error) {
 				root = &tok
 			}
 			inTitle = depth == 1 && tok.Name.Local == "title"
+			if tok.Name.Local == "g" && attr(tok, "id") == "heading" {
+				heading, headingDepth = true, depth
+			}
+			if heading && tok.Name.Local == "text" {
+				y, err := strconv.ParseFloat(attr(tok, "y"), 64)
+				if err != nil {
+					return "", "", geo, fmt.Errorf("heading text at y %q", attr(tok, "y"))
+				}
+				size := 12.0
+				if s, err := strconv.ParseFloat(attr(tok, "font-size"), 64); err == nil {
+					size = s
+				}
+				geo.headingEnd = max(geo.headingEnd, y+size/2) // the baseline, and the descent
+			}
 			depth++
 		case xml.EndElement:
 			depth--
 			inTitle = false
+			if heading && depth == headingDepth {
+				heading = false
+			}
 		case xml.CharData:
 			if inTitle {
 				title += string(tok)
@@ -223,20 +278,34 @@ func checkSVG(path string) (string, string, error) {
 		}
 	}
 	if root == nil || root.Name.Local != "svg" || root.Name.Space != "http://www.w3.org/2000/svg" {
-		return "", "", errors.New("root element is not <svg> in the SVG namespace")
+		return "", "", geo, errors.New("root element is not <svg> in the SVG namespace")
 	}
-	viewBox := ""
-	for _, a := range root.Attr {
-		if a.Name.Local == "viewBox" {
-			viewBox = a.Value
-		}
-	}
+	viewBox := attr(*root, "viewBox")
 	if len(strings.Fields(viewBox)) != 4 {
-		return "", "", errors.New("root <svg> has no viewBox")
+		return "", "", geo, errors.New("root <svg> has no viewBox")
 	}
+	w, err1 := strconv.ParseFloat(attr(*root, "width"), 64)
+	h, err2 := strconv.ParseFloat(attr(*root, "height"), 64)
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return "", "", geo, errors.New("root <svg> has no width and height in pixels")
+	}
+	geo.width, geo.height = w, h
 	title = strings.TrimSpace(title)
 	if title == "" {
-		return "", "", errors.New("no <title>")
+		return "", "", geo, errors.New("no <title>")
 	}
-	return fmt.Sprintf("%d bytes, viewBox %q, title %q", len(doc), viewBox, title), title, nil
+	if geo.headingEnd == 0 {
+		return "", "", geo, errors.New(`no heading (<g id="heading"> with its text): nothing says where the figure starts`)
+	}
+	return fmt.Sprintf("%d bytes, viewBox %q, title %q, heading ends at %g", len(doc), viewBox, title, geo.headingEnd), title, geo, nil
+}
+
+// attr is the value of an element's attribute, "" when it has none.
+func attr(e xml.StartElement, name string) string {
+	for _, a := range e.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
 }

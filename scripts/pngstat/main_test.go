@@ -12,20 +12,21 @@ import (
 	"github.com/nlfs/nlfs/layout/render"
 )
 
-// screenshot writes a 1000×800 PNG (scripts/check-svg.sh's window) of background bg with
-// the first `inked` pixels, row by row, in colour ink, and returns its path.
-func screenshot(t *testing.T, bg, ink color.Color, inked int) string {
+// shotGeometry is the SVG the synthetic screenshots stand for: a 700×600 picture whose heading
+// ends at y 60, in scripts/check-svg.sh's 1000×800 window.
+var shotGeometry = geometry{width: 700, height: 600, headingEnd: 60}
+
+// screenshot writes a 1000×800 PNG of background bg on which draw has set pixels, and returns
+// its path.
+func screenshot(t *testing.T, bg color.Color, draw func(img *image.RGBA)) string {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 1000, 800))
 	for y := range 800 {
 		for x := range 1000 {
-			c := bg
-			if y*1000+x < inked {
-				c = ink
-			}
-			img.Set(x, y, c)
+			img.Set(x, y, bg)
 		}
 	}
+	draw(img)
 	path := filepath.Join(t.TempDir(), "shot.png")
 	f, err := os.Create(path)
 	if err != nil {
@@ -38,38 +39,72 @@ func screenshot(t *testing.T, bg, ink color.Color, inked int) string {
 	return path
 }
 
-// TestCheckPNG: the drawn fraction a screenshot needs depends on its kind of picture, and
-// what counts as drawn is ink, not any second colour. The blank and near-blank pages are the
-// planted faults: each passed the old check (two colours) or would pass a lower threshold.
+// fill sets the rectangle [x0,x1)×[y0,y1) to c.
+func fill(x0, y0, x1, y1 int, c color.Color) func(*image.RGBA) {
+	return func(img *image.RGBA) {
+		for y := y0; y < y1; y++ {
+			for x := x0; x < x1; x++ {
+				img.Set(x, y, c)
+			}
+		}
+	}
+}
+
+// stripes inks every k-th row of the figure region, w pixels of each.
+func stripes(k, w int, c color.Color) func(*image.RGBA) {
+	return func(img *image.RGBA) {
+		for y := 60; y < 600; y += k {
+			fill(0, y, w, y+1, c)(img)
+		}
+	}
+}
+
+func both(a, b func(*image.RGBA)) func(*image.RGBA) {
+	return func(img *image.RGBA) { a(img); b(img) }
+}
+
+// TestCheckPNG: what a screenshot needs is measured below the picture's heading, within the
+// picture, by its kind; what counts as drawn is ink, not any second colour. The blank page, the
+// off-white speck and the heading alone are the planted faults: the heading alone, however much
+// of the page it covers (1.18% of one once passed a threshold of 1.40% meant to refuse it), has
+// nothing below it.
 func TestCheckPNG(t *testing.T) {
 	white, offWhite := color.RGBA{255, 255, 255, 255}, color.RGBA{254, 254, 254, 255}
 	ink, grid := color.RGBA{0x22, 0x22, 0x22, 255}, color.RGBA{0xe3, 0xe3, 0xe3, 255}
-	const pixels = 1000 * 800
+	heading := fill(16, 10, 680, 58, ink)                      // a heading far larger than any real one
+	empty := geometry{width: 640, height: 116, headingEnd: 52} // the empty view's map.svg
 	for _, tc := range []struct {
 		name   string
-		bg, c  color.Color
-		inked  int
+		bg     color.Color
+		draw   func(*image.RGBA)
 		kind   pictureKind
 		passes bool
+		geo    *geometry // shotGeometry when nil
 	}{
-		{"blank", white, white, 0, emptyView, false},
-		{"one off-white pixel", white, offWhite, 1, emptyView, false},
-		{"a tenth of the page off-white", white, offWhite, pixels / 10, smallFigure, false},
-		{"one dark pixel", white, ink, 1, emptyView, false},
-		{"a heading only (0.61%), as a small figure", white, ink, pixels * 61 / 10000, smallFigure, false},
-		{"a heading only (0.61%), as a large plot", white, ink, pixels * 61 / 10000, largePlot, false},
-		{"a heading only (0.61%), as the empty view", white, ink, pixels * 61 / 10000, emptyView, true},
-		{"1.5%: a figure, not a plot", white, ink, pixels * 15 / 1000, smallFigure, true},
-		{"1.5% as a large plot", white, ink, pixels * 15 / 1000, largePlot, false},
-		{"1.2% as a small figure", white, ink, pixels * 12 / 1000, smallFigure, false},
-		{"2.9% (vmas-stale)", white, ink, pixels * 29 / 1000, smallFigure, true},
-		{"3.4% (reverse-100000)", white, ink, pixels * 34 / 1000, largePlot, true},
-		{"light grid lines count as drawn", white, grid, pixels * 33 / 1000, largePlot, true},
-		{"on a dark background", color.RGBA{0, 0, 0, 255}, white, pixels * 29 / 1000, smallFigure, true},
-		{"more drawn than background", white, ink, pixels * 6 / 10, largePlot, true},
+		{"blank", white, func(*image.RGBA) {}, emptyView, false, nil},
+		{"one off-white pixel", white, fill(300, 200, 301, 201, offWhite), smallFigure, false, nil},
+		{"the figure off-white", white, fill(0, 60, 700, 600, offWhite), smallFigure, false, nil},
+		{"one dark pixel", white, fill(300, 200, 301, 201, ink), emptyView, false, nil},
+		{"a heading alone, as a small figure", white, heading, smallFigure, false, nil},
+		{"a heading alone, as a large plot", white, heading, largePlot, false, nil},
+		{"a heading alone, as the empty view", white, heading, emptyView, false, nil},
+		{"a figure drawn outside the picture only", white, both(heading, fill(720, 60, 1000, 800, ink)), smallFigure, false, nil},
+		{"a figure's first lines only", white, both(heading, fill(16, 60, 700, 100, ink)), smallFigure, false, nil},
+		{"a sparse figure: every other row, a fifth wide", white, both(heading, stripes(2, 140, ink)), smallFigure, true, nil},
+		{"every fourth row, a fifth wide: too sparse for a figure", white, both(heading, stripes(4, 140, ink)), smallFigure, false, nil},
+		{"every other row, a tenth wide: a plot", white, both(heading, stripes(2, 70, ink)), largePlot, true, nil},
+		{"the empty view's line", white, both(heading, fill(16, 80, 200, 95, ink)), emptyView, true, &empty},
+		{"the empty view's heading alone", white, fill(16, 10, 600, 50, ink), emptyView, false, &empty},
+		{"light grid lines count as drawn", white, both(heading, stripes(2, 700, grid)), largePlot, true, nil},
+		{"on a dark background", color.RGBA{0, 0, 0, 255}, stripes(2, 300, white), smallFigure, true, nil},
+		{"more of the figure drawn than not", white, fill(0, 60, 700, 600, ink), largePlot, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := checkPNG(screenshot(t, tc.bg, tc.c, tc.inked), tc.kind)
+			geo := shotGeometry
+			if tc.geo != nil {
+				geo = *tc.geo
+			}
+			msg, err := checkPNG(screenshot(t, tc.bg, tc.draw), tc.kind, geo)
 			switch {
 			case tc.passes && err != nil:
 				t.Errorf("rejected: %v", err)
@@ -79,6 +114,33 @@ func TestCheckPNG(t *testing.T) {
 				t.Errorf("rejected for another reason: %v", err)
 			}
 		})
+	}
+}
+
+// TestCheckSVG: the figure starts where the heading's text ends, and an SVG that does not say
+// where its heading is, or how big it is, is refused: a screenshot of it could not be judged.
+func TestCheckSVG(t *testing.T) {
+	const head = `<?xml version="1.0"?>` + "\n" + `<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200" viewBox="0 0 300 200"><title>nlfs map: empty view</title>`
+	for _, tc := range []struct {
+		name, doc string
+		end       float64
+	}{
+		{"heading", head + `<g id="heading"><text x="16" y="26" font-size="16">t</text><text x="16" y="46">s</text></g></svg>`, 52},
+		{"no heading", head + `<text x="16" y="26">t</text></svg>`, -1},
+		{"no size", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 3 2"><title>nlfs map: empty view</title><g id="heading"><text y="9">t</text></g></svg>`, -1},
+		{"not XML", head + `<g id="heading">`, -1},
+	} {
+		path := filepath.Join(t.TempDir(), "x.svg")
+		if err := os.WriteFile(path, []byte(tc.doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, geo, err := checkSVG(path)
+		switch {
+		case tc.end < 0 && err == nil:
+			t.Errorf("%s: accepted", tc.name)
+		case tc.end >= 0 && (err != nil || geo.headingEnd != tc.end || geo.width != 300 || geo.height != 200):
+			t.Errorf("%s: %+v, %v; want the heading to end at %g", tc.name, geo, err, tc.end)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
-// The nlfs live page, in four parts that page.go puts, in this order, into one strict function in
-// the page: app.js (requests, the event stream, status, the views, the editor), picture.js
-// (what the page lays over map.svg: hover and activity), steps.js (the step player), start.js.
+// The nlfs live page, in four parts that web/page.go puts, in this order, into one strict
+// function in the page: app.js (requests, the event stream, status, the views, the editor),
+// picture.js (what the page lays over map.svg: hover and activity), steps.js (the step player),
+// start.js.
 // The server sends the page with the view's state in it (the picture, which is map.svg itself,
 // status, the layout, vmas), so the first paint is complete; this script follows the daemon's
 // event stream (/events) and, when a change calls for it, asks for the page again and takes the
