@@ -58,7 +58,7 @@ func TestEventsFollowChanges(t *testing.T) {
 	cb.until(5*time.Second, "b gone", func(m message) bool { return m.Gone && len(m.Names) == 0 })
 	c.until(5*time.Second, "b gone from the names", func(m message) bool { return m.Names != nil && len(m.Names) == 0 })
 
-	if err := e.Truncate(int64(6 * pageSize)); err != nil {
+	if err := e.Truncate(int64(6 * testPageSize)); err != nil {
 		t.Fatal(err)
 	}
 	m = c.until(5*time.Second, "the truncate", func(m message) bool { return m.Truncated })
@@ -86,7 +86,7 @@ func TestEventsActivity(t *testing.T) {
 		}
 		l.Release()
 	}
-	ps := int64(pageSize)
+	ps := int64(testPageSize)
 	read(e.Main(), 0, ps) // view page 0: store page 2
 	m := c.until(5*time.Second, "the read", func(m message) bool { return len(m.Activity) > 0 })
 	want := fileReport{File: "view", View: "", Read: &opReport{Bytes: ps, Pages: [][2]int64{{0, 1}}, Store: [][2]int64{{2, 3}}}}
@@ -275,7 +275,7 @@ func TestStuckStream(t *testing.T) {
 		untakenSince := time.Now()
 		for i := 0; ; i++ {
 			v, _ := e.View(views[i%len(views)])
-			l, err := v.ViewSlices(int64((i*37)%256)*int64(pageSize), 1)
+			l, err := v.ViewSlices(int64((i*37)%256)*int64(testPageSize), 1)
 			if err != nil {
 				return err
 			}
@@ -306,7 +306,7 @@ func TestStuckStream(t *testing.T) {
 		for i := 0; i < 50000; i++ {
 			v, _ := e.View(views[i%len(views)])
 			t0 := time.Now()
-			l, err := v.ViewSlices(int64((i*37)%256)*int64(pageSize), pageSize)
+			l, err := v.ViewSlices(int64((i*37)%256)*int64(testPageSize), testPageSize)
 			if err != nil {
 				return err
 			}
@@ -367,7 +367,7 @@ func TestStuckStreamDropped(t *testing.T) {
 		}
 		v, _ := e.View(views[i%len(views)])
 		// Scattered pages, so that each message carries many spans and the socket fills.
-		l, err := v.ViewSlices(int64((i*37)%256)*int64(pageSize), 1)
+		l, err := v.ViewSlices(int64((i*37)%256)*int64(testPageSize), 1)
 		if err != nil {
 			t.Fatal(err)
 		}

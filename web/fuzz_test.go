@@ -13,7 +13,8 @@ import (
 )
 
 // FuzzPutLayout drives PUT /layout with arbitrary bodies. Accepted (204): GET /layout reads the
-// canonical text of what layout.Parse makes of the body, and the view holds exactly its runs.
+// canonical text of what layout.Parse makes of the body (for the identity, the engine's text of
+// it, which follows data), and the view holds exactly its runs.
 // Refused: 400 with one line (the parser's own error, its position in the headers), and the
 // layout and generation as they were.
 //

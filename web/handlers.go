@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/nlfs/nlfs/engine"
-	"github.com/nlfs/nlfs/layout/render"
 	"github.com/nlfs/nlfs/run"
 )
 
@@ -23,8 +22,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /map.svg", s.viewed(getMapSVG))
 	mux.HandleFunc("GET /status", s.viewed(getStatus))
 	mux.HandleFunc("GET /vmas", s.viewed(getVMAs))
-	mux.HandleFunc("GET /map.json", s.viewed(s.getMapJSON))
 	mux.HandleFunc("GET /page", s.viewed(s.getPage))
+	mux.HandleFunc("GET /steps", s.viewed(s.getSteps))
+	mux.HandleFunc("POST /steps", s.viewed(s.postSteps))
 	return mux
 }
 
@@ -105,33 +105,6 @@ func firstLines(text []byte, n int) []byte {
 		return text
 	}
 	return fmt.Appendf(append([]byte(nil), text[:end]...), "# … %d more lines\n", rest)
-}
-
-// mapInfo is what the page draws a view from. Small views (render.SmallView pages or fewer,
-// the ones map.svg draws page by page) come with their page list: the page draws them itself,
-// interactively; larger ones it shows as map.svg.
-type mapInfo struct {
-	View       string  `json:"view"`
-	Generation int64   `json:"generation"`
-	ViewPages  int64   `json:"viewPages"`
-	DataPages  int64   `json:"dataPages"`
-	Runs       int     `json:"runs"`
-	Small      bool    `json:"small"`
-	Pages      []int64 `json:"pages"`
-}
-
-func (s *Server) getMapJSON(w http.ResponseWriter, r *http.Request, v *engine.View) {
-	snap := v.Snapshot()
-	runs := snap.Runs
-	m := mapInfo{
-		View: v.Name(), Generation: snap.Generation, ViewPages: snap.ViewPages,
-		DataPages: snap.DataPages, Runs: len(runs),
-	}
-	m.Small = m.ViewPages <= render.SmallView
-	if m.Small {
-		m.Pages = run.Pages(runs)
-	}
-	replyJSON(w, m)
 }
 
 // maxAliases bounds the aliases /page lists; it counts them all.

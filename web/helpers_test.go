@@ -12,16 +12,15 @@ import (
 	"time"
 
 	"github.com/nlfs/nlfs/engine"
-	"github.com/nlfs/nlfs/remapper"
 )
 
-var pageSize = int(remapper.PageSize())
+var testPageSize = int(engine.PageSize())
 
 // letters returns n pages, page i filled with 'A'+i.
 func letters(n int) []byte {
 	var b []byte
 	for i := 0; i < n; i++ {
-		b = append(b, bytes.Repeat([]byte{byte('A' + i%26)}, pageSize)...)
+		b = append(b, bytes.Repeat([]byte{byte('A' + i%26)}, testPageSize)...)
 	}
 	return b
 }

@@ -67,7 +67,7 @@ func (s *Server) putLayout(w http.ResponseWriter, r *http.Request, v *engine.Vie
 			break
 		}
 		if err != nil {
-			refuseBody(w, err, s.maxBody)
+			refuseBody(w, err, "layout not applied", fmt.Sprintf("the body is over %d bytes (the largest layout of the view size allowed, written page by page)", s.maxBody))
 			return
 		}
 	}
@@ -112,16 +112,17 @@ func refuseLayout(w http.ResponseWriter, err error) {
 	refuse(w, http.StatusBadRequest, err.Error())
 }
 
-// refuseBody answers a body that could not be read whole: too large, or too slow (the
-// connection's read deadline, ReadTimeout, passed).
-func refuseBody(w http.ResponseWriter, err error, limit int64) {
+// refuseBody answers a body that could not be read whole: too large (tooBig says what the bound
+// is), or too slow (the connection's read deadline, ReadTimeout, passed). what says what was
+// not done.
+func refuseBody(w http.ResponseWriter, err error, what, tooBig string) {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("layout not applied: the body is over %d bytes (the largest layout of the view size allowed, written page by page)", limit))
+		refuse(w, http.StatusRequestEntityTooLarge, what+": "+tooBig)
 		return
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		refuse(w, http.StatusRequestTimeout, "layout not applied: the body came too slowly")
+		refuse(w, http.StatusRequestTimeout, what+": the body came too slowly")
 		return
 	}
-	refuse(w, http.StatusBadRequest, "layout not applied: read the body: "+err.Error())
+	refuse(w, http.StatusBadRequest, what+": read the body: "+err.Error())
 }

@@ -48,6 +48,8 @@ func TestRefusals(t *testing.T) {
 		{"localhost host", "GET", "/status", nil, map[string]string{"Host": "localhost:" + port}, 200, ""},
 		{"navigation typed by the user", "GET", "/", nil, map[string]string{"Sec-Fetch-Site": "none"}, 200, ""},
 		{"named view", "GET", "/layout?view=a", nil, nil, 200, ""},
+		{"steps", "GET", "/steps", nil, nil, 200, ""},
+		{"steps of text", "POST", "/steps", []byte("0-5\nremap 0 2 4"), nil, 200, ""},
 
 		// 401: no token, or the wrong one, wherever it is given.
 		{"no token", "GET", "/", nil, noAuth, 401, "token"},
@@ -63,6 +65,9 @@ func TestRefusals(t *testing.T) {
 		// 403: another site, or another port of this machine, in the user's browser.
 		{"foreign origin", "GET", "/layout", nil, map[string]string{"Origin": "http://evil.example"}, 403, "Origin"},
 		{"foreign origin put", "PUT", "/layout", []byte("0"), map[string]string{"Origin": "http://evil.example"}, 403, "Origin"},
+		{"foreign origin steps", "POST", "/steps", []byte("0"), map[string]string{"Origin": "http://evil.example"}, 403, "Origin"},
+		{"rebinding host steps", "GET", "/steps", nil, map[string]string{"Host": "evil.example:" + port}, 403, "Host"},
+		{"no token, steps", "GET", "/steps", nil, noAuth, 401, "token"},
 		{"other port origin", "PUT", "/layout", []byte("0"), map[string]string{"Origin": "http://" + other}, 403, "Origin"},
 		{"https origin", "GET", "/status", nil, map[string]string{"Origin": "https://127.0.0.1:" + port}, 403, "Origin"},
 		{"null origin", "GET", "/status", nil, map[string]string{"Origin": "null"}, 403, "Origin"},
@@ -83,7 +88,8 @@ func TestRefusals(t *testing.T) {
 		{"unknown view map.svg", "GET", "/map.svg?view=nope", nil, nil, 404, `no view "nope"`},
 		{"unknown view status", "GET", "/status?view=nope", nil, nil, 404, `no view "nope"`},
 		{"unknown view vmas", "GET", "/vmas?view=nope", nil, nil, 404, `no view "nope"`},
-		{"unknown view map.json", "GET", "/map.json?view=nope", nil, nil, 404, `no view "nope"`},
+		{"unknown view steps", "GET", "/steps?view=nope", nil, nil, 404, `no view "nope"`},
+		{"unknown view steps of text", "POST", "/steps?view=nope", []byte("0"), nil, 404, `no view "nope"`},
 		{"unknown view page", "GET", "/page?n=0&view=nope", nil, nil, 404, `no view "nope"`},
 		{"unknown path", "GET", "/data", nil, nil, 404, ""},
 		{"page past the view", "GET", "/page?n=3", nil, nil, 404, "past the end of the view"},
@@ -92,6 +98,7 @@ func TestRefusals(t *testing.T) {
 		{"post layout", "POST", "/layout", []byte("0"), nil, 405, ""},
 		{"delete layout", "DELETE", "/layout", nil, nil, 405, ""},
 		{"put status", "PUT", "/status", []byte("{}"), nil, 405, ""},
+		{"put steps", "PUT", "/steps", []byte("0"), nil, 405, ""},
 
 		// 400: a bad query, or a layout the layout file would refuse too.
 		{"bad page number", "GET", "/page?n=x", nil, nil, 400, "want a view page number"},
@@ -100,9 +107,11 @@ func TestRefusals(t *testing.T) {
 		{"layout over max view pages", "PUT", "/layout", []byte("0*17"), nil, 400, "line 1, column 1"},
 		{"layout costing nothing", "PUT", "/layout", []byte("0*99999999999"), nil, 400, "line 1, column 1"},
 		{"layout unparsable", "PUT", "/layout", []byte("0 - 3"), nil, 400, "line 1, column 3"},
+		{"steps past data", "POST", "/steps", []byte("0-5\nremap 0 2 9"), nil, 400, "line 2, column 11: page 10 is past the end of data (8 pages)"},
 
 		// 413 and 431: bodies and headers past their bounds.
 		{"body over the bound", "PUT", "/layout", tooBig, nil, 413, "over " + strconv.FormatInt(s.maxBody, 10) + " bytes"},
+		{"steps body over the bound", "POST", "/steps", bytes.Repeat([]byte("# long\n"), maxStepsBody/7+1), nil, 413, "steps not drawn: the body is over 1048576 bytes"},
 		{"headers over the bound", "GET", "/status", nil, map[string]string{"X-Big": strings.Repeat("x", 64<<10)}, 431, ""},
 	}
 	for _, c := range cases {

@@ -15,7 +15,7 @@
 // Endpoints (every one needs the token, as ?token= or "Authorization: Bearer", and takes
 // ?view=NAME for a named view, 404 for an unknown one):
 //
-//	GET /           the page (page.go, static/)
+//	GET /           the page, with the view's state as it is now (page.go, static/)
 //	GET /events     text/event-stream: one "change" event per change, at most ten a second (events.go)
 //	GET /layout     the layout in force, canonical form
 //	PUT /layout     a whole new layout: 204 when applied; 400 with the one-line error otherwise,
@@ -23,19 +23,21 @@
 //	GET /map.svg    the picture, as the map.svg file
 //	GET /status     status.json
 //	GET /vmas       the vmas file (?lines=N: at most N lines)
-//	GET /map.json   what the page draws: view and data pages, and for a small view its page list
 //	GET /page?n=N   view page N: the store page it shows and its aliases (hovering a large view)
+//	GET /steps      the remap_file_pages calls that build the layout in force, drawn one by one
+//	POST /steps     the same for the layout text in the body, not applied (steps.go)
 //
 // Limits: headers 16 KiB (431 past it), a layout body 1 MiB + 17 bytes per view page the
-// engine allows (18 MiB by default; 413 past it), 5 s to send the headers, 60 s for a whole
-// request or answer, 16 event streams and 2 layout bodies at once. An event stream is exempt
+// engine allows (18 MiB by default; 413 past it), a POST /steps body 1 MiB, 5 s to send the
+// headers, 60 s for a whole request or answer, 16 event streams and 2 layout bodies (PUT
+// /layout, POST /steps) at once. An event stream is exempt
 // from the 60 s; each of its writes has 10 s, and a browser that misses that is dropped.
 //
 // The files: web.go (Server, Options, lifecycle), addr.go (listening, the hosts served, the
 // addresses, the token), guard.go (token, Host and Origin checks; the headers of every answer),
-// handlers.go (the endpoints), layoutput.go (PUT /layout), events.go (the event stream),
-// activity.go (the bounded record of reads and writes between two messages), page.go (the
-// embedded page, static/).
+// handlers.go (the endpoints), layoutput.go (PUT /layout), steps.go (the step player's
+// drawings), events.go (the event stream), activity.go (the bounded record of reads and writes
+// between two messages), page.go (the page and its state, static/).
 package web
 
 import (
@@ -105,6 +107,7 @@ type Server struct {
 	hosts    map[string]bool // the Host values accepted (addr.go); immutable
 	url      string          // http://HOST:PORT/, the address without its token; immutable
 	lim      limits          // immutable
+	maxView  int64           // the largest view the engine allows, in pages; immutable
 	maxBody  int64           // the largest PUT /layout body (layoutput.go); immutable
 	page     page            // the page and its Content-Security-Policy (page.go); immutable
 	srv      *http.Server
@@ -169,7 +172,7 @@ func New(e *engine.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		e: e, token: token, hosts: served.hosts, url: served.url, lim: lim,
-		maxBody: maxLayoutBody(maxView), page: pg, listener: l,
+		maxView: maxView, maxBody: maxLayoutBody(maxView), page: pg, listener: l,
 		streamSlots: make(chan struct{}, lim.streams),
 		putSlots:    make(chan struct{}, lim.puts),
 		drop:        make(chan struct{}),
