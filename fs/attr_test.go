@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -121,5 +122,18 @@ func TestStatfs(t *testing.T) {
 	size, _ := strconv.ParseInt(fields[0], 10, 64)
 	if size < used {
 		t.Errorf("df size %d below used %d", size, used)
+	}
+}
+
+// TestGeneratedSizes: the size stat gives a generated file is the size of the text an open
+// gives now, even while another descriptor of the file, opened before a change, stays open.
+func TestGeneratedSizes(t *testing.T) {
+	mnt, _ := testMount(t, engine.Options{Source: bytes.NewReader(letters(4))})
+	for _, file := range []string{"vmas", "map", "status", "status.json"} {
+		out := sh(t, mnt, `echo 0 > layout; exec 7<`+file+`; echo 3-0 > layout; echo "$(stat -c %s `+file+`) $(cat `+file+` | wc -c)"; exec 7<&-`)
+		var size, read int
+		if _, err := fmt.Sscan(out, &size, &read); err != nil || size != read {
+			t.Errorf("%s with an older descriptor open: stat says %d bytes, a read gives %d (%q)", file, size, read, out)
+		}
 	}
 }
