@@ -175,11 +175,17 @@ func (c *mountConfig) serve(mnt string) (err error) {
 		}
 		if err := srv.Unmount(); err != nil {
 			// Busy: a process holds a file or its working directory
-			// there. Detach now; the kernel ends the mount when they go.
+			// there. Detach now: the kernel ends the mount when they go,
+			// and until then the daemon serves them. A second signal ends
+			// it at once.
 			if err := detach(mnt); err != nil {
 				return fmt.Errorf("unmount %s: %w", quote(mnt), err)
 			}
-			logger.Printf("%s was busy: detached it lazily", quote(mnt))
+			logger.Printf("%s was busy: detached it lazily; serving what is still open until it is closed (signal again to end now)", quote(mnt))
+			select {
+			case <-done:
+			case <-sig:
+			}
 			return nil
 		}
 		<-done
