@@ -202,8 +202,14 @@ func (e *Engine) setUp(opts Options) error {
 			return err
 		}
 	}
-	if s.Path() != "" {
+	// A new store's views are saved now; a reopened one's saved layouts stay as they are, so
+	// that one that could not be resumed (the file shrank) is resumed by a later mount where
+	// it fits again, until a layout applied to its view replaces it.
+	switch {
+	case s.Path() != "" && s.Created():
 		e.saveAll()
+	case s.Path() != "" && opts.Layout != nil:
+		e.save(e.main)
 	}
 	return nil
 }
@@ -314,7 +320,11 @@ var (
 )
 
 // CreateView makes a named view, starting at the identity that follows the store.
-func (e *Engine) CreateView(name string) (*View, error) {
+func (e *Engine) CreateView(name string) (*View, error) { return e.createView(name, true) }
+
+// createView is CreateView; save says whether to save the new view's identity (not while
+// resuming it, which would replace its saved layout before it is read back).
+func (e *Engine) createView(name string, save bool) (*View, error) {
 	if !validName.MatchString(name) || name == "." || name == ".." {
 		return nil, fmt.Errorf("view %q: %w", name, ErrViewName)
 	}
@@ -331,7 +341,9 @@ func (e *Engine) CreateView(name string) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("view %q: %w", name, err)
 	}
-	e.save(v)
+	if save {
+		e.save(v)
+	}
 	e.events.send(Event{Kind: ViewCreated, View: name})
 	return v, nil
 }

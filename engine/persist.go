@@ -111,10 +111,11 @@ func (e *Engine) unsave(name string) {
 }
 
 // resume brings back the views of a reopened store with their saved layouts. Whatever cannot
-// be resumed is said in one line (Options.Note), never dropped silently: a layout that no
-// longer applies (the file was changed behind the store's back) leaves its view at the
-// identity; a saved view that cannot be read, or whose name is not a view's, is left where it
-// is.
+// be resumed is said in one line (Options.Note), never dropped silently, and stays saved: a
+// layout that no longer applies (the file was shrunk behind the store's back) leaves its view
+// at the identity, and is resumed by a later mount where it fits again (until a layout is
+// applied to that view); a saved view that cannot be read, or whose name is not a view's, is
+// left where it is.
 func (e *Engine) resume() {
 	path := e.store.Path()
 	apply := func(v *View, what string, text []byte) {
@@ -143,12 +144,12 @@ func (e *Engine) resume() {
 			e.note(fmt.Sprintf("store %s: %s is not a saved layout (not a regular file): ignored", shellquote.Quote(path), shellquote.Quote(filepath.Join(dir, name))))
 			continue
 		}
-		text, err := os.ReadFile(filepath.Join(dir, name)) // before CreateView saves it afresh
+		text, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			e.note(fmt.Sprintf("store %s: saved view %q was not resumed: %v", shellquote.Quote(path), name, err))
 			continue
 		}
-		v, err := e.CreateView(name)
+		v, err := e.createView(name, false)
 		if err != nil {
 			e.note(fmt.Sprintf("store %s: saved view %q was not resumed: %v", shellquote.Quote(path), name, err))
 			continue

@@ -52,3 +52,41 @@ func TestStoreResumesEveryView(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreKeepsWhatItCannotResume: a saved layout that no longer fits the store (shrunk
+// behind its back) is not resumed, in one line, and stays saved: once the store is grown
+// again, the next mount resumes it.
+func TestStoreKeepsWhatItCannotResume(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "store")
+	dir, pid := mountDir(t, "--store", store, "--pages", "4")
+	sh(t, fmt.Sprintf(`cd %q && echo 3-0 > layout && mkdir views/a && echo 2 > views/a/layout`, dir))
+	nlfs(t, "", "umount", dir)
+	processGone(pid, 5*time.Second)
+	if err := os.Truncate(store, 4096); err != nil {
+		t.Fatal(err)
+	}
+	small := t.TempDir()
+	r := nlfs(t, "", "mount", "--store", store, small)
+	if r.code != 0 {
+		t.Fatalf("mount of the shrunk store: %d %s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "was not resumed"); n != 2 {
+		t.Errorf("notes of layouts not resumed: %d, want 2 (%q)", n, r.stderr)
+	}
+	if got := sh(t, fmt.Sprintf(`cat %q/layout %q/views/a/layout`, small, small)); !strings.HasPrefix(got, "# identity") {
+		t.Errorf("the views on the shrunk store: %q, want the identity", got)
+	}
+	nlfs(t, "", "umount", small)
+	if err := os.Truncate(store, 4*4096); err != nil {
+		t.Fatal(err)
+	}
+	again := t.TempDir()
+	r = nlfs(t, "", "mount", "--store", store, again)
+	t.Cleanup(func() { nlfs(t, "", "umount", again) })
+	if r.code != 0 || strings.Contains(r.stderr, "not resumed") {
+		t.Fatalf("mount of the store grown again: %d %q", r.code, r.stderr)
+	}
+	if got := sh(t, fmt.Sprintf(`cat %q/layout %q/views/a/layout`, again, again)); got != "3-0\n2\n" {
+		t.Errorf("after growing the store again: %q, want the saved layouts 3-0 and 2", got)
+	}
+}
