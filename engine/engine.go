@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -144,6 +145,13 @@ func New(opts Options) (*Engine, error) {
 	limit := opts.SizeLimit
 	if limit == 0 {
 		limit = DefaultSizeLimit()
+	}
+	if opts.StorePath != "" {
+		// One store, one name: through a symlink it is the file it names (the lock would tell
+		// a second daemon, but not who holds it, which its directory of saved state says).
+		if real, err := filepath.EvalSymlinks(opts.StorePath); err == nil {
+			opts.StorePath = real
+		}
 	}
 	s, err := remapper.NewStore(remapper.Options{Backend: opts.Backend, Path: opts.StorePath, SizeLimit: limit, Kernel: opts.Kernel})
 	if errors.Is(err, remapper.ErrStoreLocked) {

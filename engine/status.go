@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 
+	"github.com/nlfs/nlfs/internal/shellquote"
 	"github.com/nlfs/nlfs/layout/render"
 	"github.com/nlfs/nlfs/remapper"
 )
@@ -96,6 +98,9 @@ func (v *View) StatusText() []byte {
 			if len(list) == 0 {
 				val = "none"
 			}
+		}
+		if str, ok := val.(string); ok && strings.ContainsFunc(str, unicode.IsControl) {
+			val = shellquote.Quote(str) // a store path with a newline: still one line
 		}
 		fmt.Fprintf(&b, "%s: %v\n", f.Key, val)
 	}

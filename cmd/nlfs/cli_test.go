@@ -439,6 +439,8 @@ func TestMountRefusals(t *testing.T) {
 		{"no mountpoint", []string{"mount"}, exitUsage, "missing MOUNTPOINT"},
 		{"unknown flag", []string{"mount", "--frobnicate", t.TempDir()}, exitUsage, "mount: unknown option --frobnicate (see nlfs mount --help)"},
 		{"bad backend", []string{"mount", "--backend", "magic", t.TempDir()}, exitUsage, `unknown backend "magic"`},
+		{"bad --http address", []string{"mount", "--http", "bogus", t.TempDir()}, exitUsage, "--http bogus: want HOST:PORT"},
+		{"bad --http port", []string{"mount", "--http", "127.0.0.1:99999", t.TempDir()}, exitUsage, "the port a number from 0 to 65535"},
 		{"negative pages", []string{"mount", "--pages", "-1", t.TempDir()}, exitUsage, "--pages -1"},
 		{"bad layout", []string{"mount", "--pages", "4", "--layout", badLayout, t.TempDir()}, exitLayout, "line 2, column 3: page 99 is past the end of data (4 pages)"},
 		{"missing source", []string{"mount", "--source", "/nonexistent", t.TempDir()}, exitUsage, "no such file"},

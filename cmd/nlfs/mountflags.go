@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"math"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -89,6 +91,15 @@ func (c *mountConfig) check() error {
 	}
 	if _, err := remapper.ParseBackend(c.backend); err != nil {
 		return usageErrorf("--backend: %v", err)
+	}
+	if c.httpAddr != "" {
+		_, port, err := net.SplitHostPort(c.httpAddr)
+		if err == nil {
+			_, err = strconv.ParseUint(port, 10, 16)
+		}
+		if err != nil {
+			return usageErrorf("--http %s: want HOST:PORT, the port a number from 0 to 65535 (0 picks one)", c.httpAddr)
+		}
 	}
 	return nil
 }

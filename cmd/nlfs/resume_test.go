@@ -90,3 +90,17 @@ func TestStoreKeepsWhatItCannotResume(t *testing.T) {
 		t.Errorf("after growing the store again: %q, want the saved layouts 3-0 and 2", got)
 	}
 }
+
+// TestStoreThroughSymlink: a store named through a symlink is the file it names: a second
+// mount through the link is refused naming the daemon that holds it.
+func TestStoreThroughSymlink(t *testing.T) {
+	tmp := t.TempDir()
+	store := filepath.Join(tmp, "store")
+	dir, pid := mountDir(t, "--store", store, "--pages", "2")
+	link := filepath.Join(tmp, "link")
+	if err := os.Symlink(store, link); err != nil {
+		t.Fatal(err)
+	}
+	r := nlfs(t, "", "mount", "--store", link, t.TempDir())
+	checkOneLine(t, r, exitStore, fmt.Sprintf("is held by the nlfs daemon %d serving %s", pid, quote(dir)))
+}
