@@ -220,20 +220,28 @@ func TestKill9DuringLayoutWrite(t *testing.T) {
 	}
 }
 
-// TestSIGTERMWithViewOpen: SIGTERM to a background daemon while a reader
-// holds view open (and reads it): the mount is detached lazily, the daemon
-// exits, and the reader's next read fails instead of hanging.
+// TestSIGTERMWithViewOpen: SIGTERM to a background daemon while a reader holds view open
+// (and reads it): the mount is detached lazily and the daemon goes on serving the reader; a
+// second SIGTERM ends it, and the reader's next read fails instead of hanging.
 func TestSIGTERMWithViewOpen(t *testing.T) {
 	dir, pid := mountDir(t, "--pages", "4")
 	c := startClient(t, dir, `exec 3<"$1/view"; echo started; n=0
-		while dd bs=4096 count=1 status=none <&3 >/dev/null; do n=$((n+1)); [ $n = 3 ] && echo "reading" >&2; sleep 0.01; done
+		while dd bs=4096 count=1 skip=$((n % 4)) status=none <&3 >/dev/null; do n=$((n+1)); [ $n = 3 ] && echo "reading" >&2; [ $n = 300 ] && echo "still reading" >&2; sleep 0.01; done
 		echo "read failed" >&2`)
 	waitFor(t, "the reader's third read", 10*time.Second, func() bool { return strings.Contains(c.stderr.String(), "reading") })
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the busy mount detached", 10*time.Second, func() bool { return !isMounted(dir) })
+	waitFor(t, "the reader reading on, served by the detached daemon", 20*time.Second, func() bool { return strings.Contains(c.stderr.String(), "still reading") })
+	if processGone(pid, 0) {
+		t.Fatal("the daemon left while a reader held its mount's view")
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if !processGone(pid, 10*time.Second) {
-		t.Fatal("daemon still running 10 s after SIGTERM with view held open")
+		t.Fatal("daemon still running 10 s after a second SIGTERM")
 	}
 	if isMounted(dir) {
 		t.Error("still mounted after SIGTERM")
