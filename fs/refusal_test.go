@@ -76,6 +76,9 @@ func TestRefusals(t *testing.T) {
 			if !strings.Contains(st["last_error"], c.lastErr) {
 				t.Errorf("last_error %q, want it to contain %q", st["last_error"], c.lastErr)
 			}
+			if parts := strings.SplitN(st["last_error"], ": ", 3); len(parts) == 3 && parts[0] == parts[1] {
+				t.Errorf("last_error %q says its operation twice", st["last_error"])
+			}
 			if got := pageLetters([]byte(sh(t, mnt, "cat data"))); len(got) > 0 && !strings.HasPrefix("ABCD", got) {
 				t.Errorf("data after the refusal: %q", got)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/internal/headless"
 	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/layout"
 )
@@ -43,31 +44,11 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	path := testenv.RequireChromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		// Without these, this machine's closed network makes chromium misbehave.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		acancel()
-	})
-	// The first run starts the browser and lives as long as ctx: no timeout on it, a timer
-	// instead.
-	timer := time.AfterFunc(time.Minute, cancel)
-	defer timer.Stop()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	ctx, stop, err := headless.Start(path, t.TempDir(), chromedp.WindowSize(1280, 1000))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(stop)
 	return &browser{t: t, ctx: ctx}
 }
 

@@ -40,6 +40,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/nlfs/nlfs/internal/headless"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/layout/render"
 )
@@ -285,26 +286,12 @@ func newBrowser() (*browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(profile),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	b := &browser{ctx: ctx, cancel: func() { cancel(); acancel(); os.RemoveAll(profile) }}
-	timer := time.AfterFunc(time.Minute, cancel)
-	defer timer.Stop()
-	if err := chromedp.Do(ctx); err != nil {
-		b.close()
-		return nil, fmt.Errorf("start chromium: %w", err)
+	ctx, stop, err := headless.Start(path, profile, chromedp.Flag("hide-scrollbars", true))
+	if err != nil {
+		os.RemoveAll(profile)
+		return nil, err
 	}
+	b := &browser{ctx: ctx, cancel: func() { stop(); os.RemoveAll(profile) }}
 	return b, nil
 }
 
