@@ -19,22 +19,18 @@ var _ interface {
 	Slices() ([][]byte, fuse.Status)
 } = (*leaseResult)(nil)
 
-// copyBelow is the average size of a lease's pieces under which the reply is copied into one
-// buffer rather than written from the pieces. The kernel takes the pages of every piece of a
-// reply's writev apart (get_user_pages on each), and on a paravirtualized VM each of those calls
-// costs more than copying a page: a 1 MiB reply of 256 scattered pages went out at about 1.1
-// GB/s from the pieces and 1.8 GB/s copied (a 4 GiB shuffle, this machine). Long runs keep the
-// zero-copy path. It also keeps a reply under IOV_MAX (1024) vectors, go-fuse's one writev.
-const copyBelow = 64 << 10
+// maxSlices bounds the pieces of one reply: go-fuse sends them and its two
+// headers with one writev, which takes at most IOV_MAX (1024) vectors. A
+// 1 MiB read never comes near it (at most one piece per page, 256).
+const maxSlices = 1000
 
-// leased turns a lease into the reply for a read into dest (len(dest) is what was asked, so
-// at least l.N): from the live mapping itself when its pieces are long, copied into dest when
-// they are many and short (copyBelow).
+// leased turns a lease into the reply for a read into dest (len(dest) is
+// what was asked, so at least l.N).
 func leased(l *engine.Lease, dest []byte) fuse.ReadResult {
 	switch {
 	case l.N == 0:
 		return fuse.ReadResultData(nil)
-	case len(l.Bufs) > 1 && l.N/len(l.Bufs) < copyBelow:
+	case len(l.Bufs) > maxSlices:
 		n := copySlices(dest, l.Bufs)
 		l.Release()
 		return fuse.ReadResultVector([][]byte{dest[:n]})
