@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/nlfs/nlfs/run"
@@ -11,21 +12,28 @@ import (
 // grow with the square of the calls.
 const MaxSteps = 256
 
-// Step is the view after one remap line: the call, as remap_file_pages would be called in pages
+// Step is the view after one remap call: the call, as remap_file_pages would be called in pages
 // (view pages View..View+Count-1 made to show store pages File..File+Count-1), and the view it
 // leaves. The first step of Steps is the view the calls start from (Line 0, Count 0).
 type Step struct {
-	Line              int // line of the remap call in the text, from 1; 0 for the starting view
+	// Line is the remap line of the call in the text, from 1; 0 for the starting view and for
+	// the calls that build a page list (BuildSteps), which no line of the text wrote.
+	Line              int
 	View, Count, File int64
 	Runs              []run.Run // the whole view after the call, as maximal runs
 }
 
-// Steps checks src as Parse does and also returns the view step by step: first the view that the
-// remap lines apply to (the page list, or the identity over lim.DataPages when there is none), then
-// the view after each remap line, in text order, as successive remap_file_pages calls would leave
-// it. The last step's runs are the layout's. A text with no remap lines has one step; one with more
-// than MaxSteps is refused, naming the first line over. An identity layout (no entries) has one step
-// over lim.DataPages pages. The calls are read by the parser itself, as it checks them.
+// Steps checks src as Parse does and also returns the view step by step, as successive
+// remap_file_pages calls on one mapping would leave it. The last step's runs are the layout's.
+//
+//   - A text with remap lines: first the view they apply to (the page list, or the identity over
+//     lim.DataPages when there is none), then the view after each remap line, in text order. More
+//     than MaxSteps remap lines are refused, naming the first line over.
+//   - A page list alone has no calls of its own: its steps are the calls that build it
+//     (BuildSteps), as nlfs makes them when the layout is written.
+//   - An identity layout (no entries) has one step over lim.DataPages pages.
+//
+// The calls are read by the parser itself, as it checks them.
 func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 	p := NewParser(lim)
 	p.steps = true
@@ -42,9 +50,12 @@ func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 	if l.Identity {
 		return l, []Step{{Runs: run.Identity(l.Pages)}}, nil
 	}
+	if len(p.calls) == 0 {
+		steps, err := BuildSteps(l.Runs)
+		return l, steps, err
+	}
 	start := l.Runs
 	switch {
-	case len(p.calls) == 0:
 	case p.listed:
 		start = p.runs // the page list, before the remap lines painted over it
 	default:
@@ -59,6 +70,33 @@ func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 		steps = append(steps, c)
 	}
 	return l, steps, nil
+}
+
+// BuildSteps are the calls that build a view of runs (maximal, in view order), as nlfs's remap
+// backend makes them: the store mapped in order over the view's pages (one mmap, one VMA: the
+// first step), then one remap_file_pages per run not already in place (a run whose first view
+// page is its first store page needs none), in view order. After the last call the view holds
+// runs. A view that needs more than MaxSteps calls is refused: the drawing is for reading.
+func BuildSteps(runs []run.Run) ([]Step, error) {
+	cur := run.Identity(run.ViewPages(runs))
+	steps := []Step{{Runs: cur}}
+	calls := 0
+	for _, r := range runs {
+		if r.File != r.View {
+			calls++
+		}
+	}
+	if calls > MaxSteps {
+		return nil, fmt.Errorf("the layout takes %d remap calls; at most %d are drawn one by one", calls, MaxSteps)
+	}
+	for _, r := range runs {
+		if r.File == r.View {
+			continue
+		}
+		cur = RemapRuns(cur, r.View, r.Count, r.File)
+		steps = append(steps, Step{View: r.View, Count: r.Count, File: r.File, Runs: cur})
+	}
+	return steps, nil
 }
 
 // recordCall keeps a complete remap line for Steps.

@@ -23,7 +23,9 @@ func TestSteps(t *testing.T) {
 		want       []string // canonical text of each step's view
 		lines      []int    // line of each call
 	}{
-		{"page list only", "2 1 0\n", 3, []string{"2-0\n"}, nil},
+		// A page list has no calls of its own: its steps are the calls that build it.
+		{"page list only", "2 1 0\n", 3, []string{"0-2\n", "2-1 2\n", "2-0\n"}, []int{0, 0}},
+		{"page list in place", "0-2\n", 3, []string{"0-2\n"}, nil},
 		{"identity", "# nothing\n", 4, []string{"0-3\n"}, nil},
 		{"ltp pairs", ltp, 4, []string{"0-3\n", "1 1-3\n", "1-0 2-3\n", "1-0 3*2\n", "1-0 3-2\n"}, []int{1, 2, 3, 4}},
 		{"issue 11", "0-5\nremap 0 2 4\n", 6, []string{"0-5\n", "4-5 2-5\n"}, []int{2}},
@@ -224,5 +226,57 @@ func TestStepsAnySpelling(t *testing.T) {
 				t.Fatalf("%q: step %d is %+v, plainly %+v", spelt.String(), i, g, w)
 			}
 		}
+	}
+}
+
+// TestBuildSteps: the calls that build a layout end in exactly its runs, one call per run not
+// already in place, each leaving the VMAs RemapRuns says (property, over random page lists).
+func TestBuildSteps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		n := 1 + rng.IntN(40)
+		data := 1 + rng.IntN(12)
+		pages := make([]int64, n)
+		for i := range pages {
+			switch rng.IntN(3) {
+			case 0:
+				pages[i] = int64(i % data) // often in place
+			default:
+				pages[i] = int64(rng.IntN(data))
+			}
+		}
+		runs := Compile(pages)
+		steps, err := BuildSteps(runs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(steps[0].Runs, run.Identity(int64(n))) {
+			t.Fatalf("%v: starts from %v, want the store in order", pages, steps[0].Runs)
+		}
+		if last := steps[len(steps)-1].Runs; !slices.Equal(last, runs) {
+			t.Fatalf("%v: the calls end in %v, want %v", pages, last, runs)
+		}
+		out := 0
+		for _, r := range runs {
+			if r.File != r.View {
+				out++
+			}
+		}
+		if len(steps)-1 != out {
+			t.Fatalf("%v: %d calls for %d runs not in place", pages, len(steps)-1, out)
+		}
+		for i, st := range steps[1:] {
+			if want := RemapRuns(steps[i].Runs, st.View, st.Count, st.File); !slices.Equal(st.Runs, want) {
+				t.Fatalf("%v: step %d leaves %v, want %v", pages, i+1, st.Runs, want)
+			}
+		}
+	}
+	// Past MaxSteps calls, one line says so.
+	many, err := Generate("reverse", []int64{300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildSteps(many); err == nil || err.Error() != "the layout takes 300 remap calls; at most 256 are drawn one by one" {
+		t.Errorf("BuildSteps of 300 calls: %v", err)
 	}
 }
