@@ -29,6 +29,15 @@ const (
 // and the mount (store, views, web).
 func (v *View) Status() []Field {
 	st := v.rv.Status()
+	// The cost before Linux 4.0 needs the runs themselves (which pages are away from their
+	// linear place): taken from the same layout as st, read again if one was applied between.
+	cur := v.rv.State()
+	for range 3 {
+		if cur.Layouts == st.Layouts && cur.Pages == st.ViewPages {
+			break
+		}
+		st, cur = v.rv.Status(), v.rv.State()
+	}
 	v.mu.Lock()
 	lastErr := v.lastError
 	v.mu.Unlock()
@@ -51,9 +60,10 @@ func (v *View) Status() []Field {
 		{"backend_reason", st.Reason},
 		{"vmas", st.VMAs},
 	}
-	// What the same view cost before Linux 4.0 (one VMA, the file offsets in the page table)
-	// beside what remap_file_pages costs it now (one VMA per run), as map draws it.
-	for _, kv := range render.KernelCost(st.ViewPages, st.Runs).Keys() {
+	// What the same view cost before Linux 4.0 (one VMA, the file offsets of the pages away from
+	// their linear place in the page table) beside what remap_file_pages costs it now (one VMA
+	// per run), as map draws it.
+	for _, kv := range render.KernelCost(cur.Runs).Keys() {
 		f = append(f, Field{kv.Key, kv.Value})
 	}
 	f = append(f, []Field{

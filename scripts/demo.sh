@@ -50,7 +50,7 @@ letters view
 say "Since Linux 4.0 the kernel emulates the call with one VMA per run: eight now. vmas columns: address range, permissions (s: shared), file offset in hex (store page × 4096), device, inode, file."
 run 'cat $d/vmas'
 run "grep -E '^(runs|vmas|backend):' \$d/status"
-say "Before Linux 4.0 the same view cost one VMA, made nonlinear: each page's file offset was kept in its page-table entry instead. status gives both costs, and map draws them side by side."
+say "Before Linux 4.0 the same view cost one VMA, made nonlinear: the page-table entry of each page away from its linear place (store page N at view page N) kept the page's file offset instead: all eight here, since 7-0 leaves no page in its place. status gives both costs, and map draws them side by side."
 run "grep linux_4_0 \$d/status"
 pause
 

@@ -10,7 +10,6 @@ import (
 	"github.com/nlfs/nlfs/engine"
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/layout/render"
-	"github.com/nlfs/nlfs/run"
 )
 
 // The step player: a layout's remap_file_pages calls one at a time, drawn as `nlfs layout show
@@ -33,11 +32,12 @@ type stepInfo struct {
 	Call   string `json:"call"`   // "start", or the call as a layout line: "remap VIEWPAGE NPAGES PGOFF"
 	Change string `json:"change"` // what the call did to the VMAs (render.StepChange), or where the calls start
 	VMAs   int    `json:"vmas"`   // the VMAs the view holds after it since Linux 4.0: one per run
+	Before string `json:"before"` // what the calls up to it did to the one VMA before Linux 4.0, as the drawing says
 }
 
 // getSteps is GET /steps: the calls that build the layout in force.
 func (s *Server) getSteps(w http.ResponseWriter, r *http.Request, v *engine.View) {
-	steps, err := buildSteps(v.Snapshot().Runs)
+	steps, err := layout.BuildSteps(v.Snapshot().Runs)
 	if err != nil {
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
@@ -47,7 +47,7 @@ func (s *Server) getSteps(w http.ResponseWriter, r *http.Request, v *engine.View
 
 // postSteps is POST /steps: the calls of the layout text in the body, checked as PUT /layout
 // checks it but never applied: its remap lines one by one, or, for a page list alone, the calls
-// that would build it.
+// that would build it (layout.Steps).
 func (s *Server) postSteps(w http.ResponseWriter, r *http.Request, v *engine.View) {
 	if err := s.takePutSlot(r.Context()); err != nil {
 		refuse(w, http.StatusServiceUnavailable, "steps not drawn: "+err.Error())
@@ -59,43 +59,12 @@ func (s *Server) postSteps(w http.ResponseWriter, r *http.Request, v *engine.Vie
 		refuseBody(w, err, "steps not drawn", fmt.Sprintf("the body is over %d bytes (the step player draws layouts a person reads; apply larger ones)", maxStepsBody))
 		return
 	}
-	l, steps, err := layout.Steps(text, layout.Limits{DataPages: s.e.DataPages(), MaxViewPages: s.maxView})
+	_, steps, err := layout.Steps(text, layout.Limits{DataPages: s.e.DataPages(), MaxViewPages: s.maxView})
 	if err != nil {
 		refuseLayout(w, err)
 		return
 	}
-	if len(steps) == 1 && !l.Identity {
-		if steps, err = buildSteps(l.Runs); err != nil {
-			refuse(w, http.StatusBadRequest, err.Error())
-			return
-		}
-	}
 	s.replySteps(w, steps)
-}
-
-// buildSteps are the calls the remap backend makes to build runs: the store mapped in order
-// over the view's pages (one mmap, one VMA), then one remap_file_pages per run not already in
-// place, in view order. After the last call the view holds runs.
-func buildSteps(runs []run.Run) ([]layout.Step, error) {
-	cur := run.Identity(run.ViewPages(runs))
-	steps := []layout.Step{{Runs: cur}}
-	calls := 0
-	for _, r := range runs {
-		if r.File != r.View {
-			calls++
-		}
-	}
-	if calls > layout.MaxSteps {
-		return nil, fmt.Errorf("the layout takes %d remap calls; at most %d are drawn one by one", calls, layout.MaxSteps)
-	}
-	for _, r := range runs {
-		if r.File == r.View {
-			continue
-		}
-		cur = layout.RemapRuns(cur, r.View, r.Count, r.File)
-		steps = append(steps, layout.Step{View: r.View, Count: r.Count, File: r.File, Runs: cur})
-	}
-	return steps, nil
 }
 
 func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
@@ -106,8 +75,9 @@ func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
 		return
 	}
 	a := stepsAnswer{SVG: b.String(), Steps: make([]stepInfo, len(steps))}
+	before := render.StepsBefore(steps)
 	for i, st := range steps {
-		a.Steps[i] = stepInfo{Call: "start", VMAs: len(st.Runs)}
+		a.Steps[i] = stepInfo{Call: "start", VMAs: len(st.Runs), Before: before[i]}
 		if i == 0 {
 			a.Steps[i].Change = "the calls start from " + vmaWord(len(st.Runs))
 			continue

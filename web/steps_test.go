@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nlfs/nlfs/engine"
-	"github.com/nlfs/nlfs/layout"
-	"github.com/nlfs/nlfs/run"
 )
 
 // stepsOf asks for the steps (GET /steps with body nil, else POST) and decodes them.
@@ -55,6 +52,10 @@ func TestSteps(t *testing.T) {
 		var got []step
 		for _, st := range a.Steps {
 			got = append(got, step{st.Call, st.Change, st.VMAs})
+			// Each caption says what the drawing's row says of the call before Linux 4.0.
+			if !strings.Contains(a.SVG, "before 4.0: "+st.Before+"</text>") {
+				t.Errorf("step %q: before 4.0 %q, which the drawing does not say", st.Call, st.Before)
+			}
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("steps:\n%+v\nwant:\n%+v", got, want)
@@ -108,57 +109,5 @@ func TestSteps(t *testing.T) {
 				t.Errorf("drawing the steps changed the layout")
 			}
 		})
-	}
-}
-
-// TestBuildSteps: the calls that build a layout end in exactly its runs, one call per run not
-// already in place, each leaving the VMAs RemapRuns says (property, over random page lists).
-func TestBuildSteps(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 500 {
-		n := 1 + rng.IntN(40)
-		data := 1 + rng.IntN(12)
-		pages := make([]int64, n)
-		for i := range pages {
-			switch rng.IntN(3) {
-			case 0:
-				pages[i] = int64(i % data) // often in place
-			default:
-				pages[i] = int64(rng.IntN(data))
-			}
-		}
-		runs := layout.Compile(pages)
-		steps, err := buildSteps(runs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(steps[0].Runs, run.Identity(int64(n))) {
-			t.Fatalf("%v: starts from %v, want the store in order", pages, steps[0].Runs)
-		}
-		if last := steps[len(steps)-1].Runs; !slices.Equal(last, runs) {
-			t.Fatalf("%v: the calls end in %v, want %v", pages, last, runs)
-		}
-		out := 0
-		for _, r := range runs {
-			if r.File != r.View {
-				out++
-			}
-		}
-		if len(steps)-1 != out {
-			t.Fatalf("%v: %d calls for %d runs not in place", pages, len(steps)-1, out)
-		}
-		for i, st := range steps[1:] {
-			if want := layout.RemapRuns(steps[i].Runs, st.View, st.Count, st.File); !slices.Equal(st.Runs, want) {
-				t.Fatalf("%v: step %d leaves %v, want %v", pages, i+1, st.Runs, want)
-			}
-		}
-	}
-	// Past layout.MaxSteps calls, one line says so.
-	many, err := layout.Generate("reverse", []int64{300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := buildSteps(many); err == nil || err.Error() != "the layout takes 300 remap calls; at most 256 are drawn one by one" {
-		t.Errorf("buildSteps of 300 calls: %v", err)
 	}
 }

@@ -287,15 +287,18 @@ func TestNamedDemos(t *testing.T) {
 	root := os.Geteuid() == 0
 	want := map[string][]string{
 		"tlpi": {"\n2-0\n", `"2 1 0" reads back as "2-0"`, "\nC B A\n", "view page 0 shows store page 2 (C)", "store       A  B  C\n",
-			"before 4.0 [C  B  A]\nPTE offset  2  1  0\nsince 4.0  [C][B][A]\n", "3 VMAs for 3 runs", "layout: pinned (set by a layout",
-			"vmas_before_linux_4_0: 1\npte_offsets_before_linux_4_0: 3\nvmas_since_linux_4_0: 3\n",
-			"Before Linux 4.0 the same view cost 1 VMA, whose 3 page-table entries held the"},
+			"before 4.0 [C  B  A]\nfile PTE    2  -  0\nsince 4.0  [C][B][A]\n", "3 VMAs for 3 runs", "layout: pinned (set by a layout",
+			"vmas_before_linux_4_0: 1\npte_offsets_before_linux_4_0: 2\nvmas_since_linux_4_0: 3\n",
+			"Before Linux 4.0 the same view cost 1 VMA, made nonlinear, with 2 file PTEs: the"},
 		"ltp": {`echo "remap $p 1 $((p ^ 1))"`, "remap 0 1 1\nremap 1 1 0\n", "$ nlfs layout show --steps --pages 16 $l\n",
-			"remap 0 1 1: view page 0 shows store page 1\n  since 4.0:  1 VMA -> 2 (split at view page 1)\n  before 4.0: 1 VMA still; the call set 1 PTE\n",
+			"remap 0 1 1: view page 0 shows store page 1\n  since 4.0:  1 VMA -> 2 (split at view page 1)\n  before 4.0: 1 VMA, made nonlinear; the call wrote 1 file PTE\n",
+			"remap 1 1 0: view page 1 shows store page 0\n  since 4.0:  2 VMAs -> 3 (split at view page 2)\n  before 4.0: 1 VMA, nonlinear; the call wrote 1 file PTE\n",
 			"after 16 remap calls, the same view before Linux 4.0 and since:", "since 4.0:  16 VMAs, one per run",
 			"$ cp $l $d/layout\n", "\n1-0 3-2 5-4 7-6 9-8 11-10 13-12 15-14\n", "\nB A D C F E H G J I L K N M P O\n", "16 VMAs for 16 runs", "$ rm $l\n"},
 		"reverse": {"\n7-0\n", "\nH G F E D C B A\n", "8 VMAs, one per page", "says which store page each maps: 7, 6, 5, 4, 3, 2, 1, 0.",
-			"$ echo '0-7' > $d/layout\n", "1 VMA now", "5 VMAs -> 1 (4 VMAs replaced by one; merged with the VMA before)"},
+			"$ echo '0-7' > $d/layout\n", "1 VMA now", "5 VMAs -> 1 (4 VMAs replaced by one; merged with the VMA before)",
+			// Before 4.0 a VMA, once nonlinear, stayed so until unmapped, pages back in place or not.
+			"before 4.0: 1 VMA, still nonlinear: VM_NONLINEAR stayed set until the mapping\n"},
 		"interleave": {"\n0 2 4 6 1 3 5 7\n", "\nA C E G B D F H\n", "runs: 8\nvmas: 8\n"},
 		"ring": {"\n0-3*2\n", "\nA B C D A B C D\n", "MAP_SHARED", "memset(p + 3 * 4096, 'X', 4096)", "msync(",
 			"\nY B C X Y B C X\n", "\nY B C X\n", "head (X) is in store page 3 and its tail (Y) in store page 0"},

@@ -59,11 +59,12 @@ var demos = []demo{
 			if runs != vmas {
 				return fmt.Errorf("demo: %s runs but %s VMAs", runs, vmas)
 			}
-			s.say("runs: stretches of view pages showing consecutive store pages; vmas: the kernel's VMAs",
-				"over the view, one per run. An empty layout (: > $d/layout) returns to the identity.")
+			s.say("runs: stretches of view pages showing store pages ascending by one; vmas: the kernel's",
+				"VMAs over the view, one per run. An empty layout (: > $d/layout) returns to the identity.")
 			before, ptes := s.status("view", "vmas_before_linux_4_0"), s.status("view", "pte_offsets_before_linux_4_0")
-			s.say(fmt.Sprintf("Before Linux 4.0 the same view cost %s VMA, whose %s page-table entries held the", before, ptes),
-				fmt.Sprintf("pages' file offsets; since 4.0 it costs %s, one per run (map draws both).", s.status("view", "vmas_since_linux_4_0")))
+			s.say(fmt.Sprintf("Before Linux 4.0 the same view cost %s VMA, made nonlinear, with %s file PTEs: the", before, ptes),
+				"page-table entries of the pages away from their linear place (store page N at view",
+				fmt.Sprintf("page N) held their file offsets. Since 4.0 it costs %s VMAs, one per run (map draws both).", s.status("view", "vmas_since_linux_4_0")))
 			return nil
 		},
 	},

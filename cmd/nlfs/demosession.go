@@ -130,7 +130,8 @@ func (s *session) readLayout(written string) error {
 	}
 	if written != "" && strings.TrimSpace(got) != written {
 		s.say(fmt.Sprintf("%q reads back as %q, the same view in canonical form: each longest stretch of", written, strings.TrimSpace(got)),
-			"consecutive pages (up or down) as a range, equal neighbours folded with *")
+			"pages going up or down by one as a range, equal neighbours folded with * (a range",
+			"going down, such as 2-0, is still one run per page: a run goes up by one)")
 	}
 	return nil
 }

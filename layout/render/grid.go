@@ -16,7 +16,8 @@ import (
 // page, what it holds and which view page shows it. A [box] is one VMA (without a mount, the VMA
 // remap_file_pages would make: one per run), so the kernel's side is drawn too; the store is one
 // file, not a VMA, and has no brackets. A third figure draws what the same view cost before Linux
-// 4.0: one VMA over it all, and the file offset each page-table entry held:
+// 4.0: one VMA over it all, and the file offset the page-table entry of each page away from its
+// linear place held:
 //
 //	view page   0  1  2  3  4  5
 //	view       [E  F][C  D  E  F]
@@ -28,7 +29,7 @@ import (
 //
 //	view page   0  1  2  3  4  5
 //	before 4.0 [E  F  C  D  E  F]
-//	PTE offset  4  5  2  3  4  5
+//	file PTE    4  5  -  -  -  -
 //	since 4.0  [E  F][C  D  E  F]
 
 // gridRow is one labelled row of a figure: a cell per column and, for a row of boxes, the box of
@@ -204,13 +205,14 @@ func textSmall(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 		b.WriteByte('\n')
 		switch {
 		case kernel:
-			b.WriteString("[ ]: one VMA, as vmas lists them: view pages that show consecutive store pages (a run)\n")
+			b.WriteString("[ ]: one VMA, as vmas lists them: a run, view pages that show store pages\n")
+			b.WriteString("     ascending by one (N, N+1, …)\n")
 		case info.Backend == "gather":
-			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
-			b.WriteString("     that show consecutive store pages); the gather backend maps none\n")
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view\n")
+			b.WriteString("     pages that show store pages ascending by one); the gather backend maps none\n")
 		default:
-			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view pages\n")
-			b.WriteString("     that show consecutive store pages)\n")
+			b.WriteString("[ ]: one VMA as remap_file_pages makes it since Linux 4.0, one per run (view\n")
+			b.WriteString("     pages that show store pages ascending by one)\n")
 		}
 		if info.FirstByte != nil {
 			b.WriteString("letters: the first byte of each page (. when it is not a printable character)\n")
@@ -330,27 +332,23 @@ func hasMark(cols []storeColumn, m string) bool {
 }
 
 // textCostSmall draws what a small view costs the kernel before Linux 4.0 beside what it costs
-// since: one VMA whose page-table entries hold each page's file offset, above today's VMAs, a
-// column per view page. A view of one run cost one VMA either way, and says so in a line.
+// since: one VMA, and under it the file offset the page-table entry of each page away from its
+// linear place held, above today's VMAs, a column per view page. A view with every page in place
+// cost one linear VMA, and says so in a line.
 func textCostSmall(b *bytes.Buffer, pages []int64, since gridRow, kernel bool, st *mapStats, info Info, cw int, drawn bool) {
 	c := st.cost
 	b.WriteString("the same view before Linux 4.0 and since:\n")
+	before := costBefore(c, false)
 	if c.Nonlinear() && drawn {
 		numbers := gridRow{label: "view page"}
-		before := gridRow{label: "before 4.0", boxes: make([]int, len(pages))}
-		pte := gridRow{label: "PTE offset"}
-		for v, f := range pages {
+		old := gridRow{label: "before 4.0", boxes: make([]int, len(pages))}
+		for v := range pages {
 			numbers.cells = append(numbers.cells, strconv.Itoa(v))
-			before.cells = append(before.cells, since.cells[v])
-			pte.cells = append(pte.cells, strconv.FormatInt(f, 10))
+			old.cells = append(old.cells, since.cells[v])
 		}
 		since.label = "since 4.0"
-		writeGrid(b, []gridRow{numbers, before, pte, since}, cw, gridLabel)
+		writeGrid(b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(pages)}, since}, cw, gridLabel)
+		before += " (" + pteRowNote + ")"
 	}
-	first, pte := costBefore(c)
-	fmt.Fprintf(b, "before 4.0: %s\n", first)
-	if pte != "" {
-		fmt.Fprintf(b, "            (%s: the row PTE offset, in store pages); however many calls, one VMA\n", pte)
-	}
-	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, kernel, info.Backend))
+	writeCost(b, before, nil, costSince(c, kernel, info.Backend))
 }

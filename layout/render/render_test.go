@@ -245,8 +245,9 @@ func TestRenderTLPI(t *testing.T) {
 		"view 0 -> store 2  'C'\nview 1 -> store 1  'B'\nview 2 -> store 0  'A'\n",
 		"view page   0  1  2\nview       [C][B][A]\nstore page  2  1  0\n",
 		"store page  0  1  2\nstore       A  B  C\nshown at    2  1  0\n",
-		"view page   0  1  2\nbefore 4.0 [C  B  A]\nPTE offset  2  1  0\nsince 4.0  [C][B][A]\n",
-		"vmas_before_linux_4_0: 1\n", "pte_offsets_before_linux_4_0: 3\n", "vmas_since_linux_4_0: 3\n",
+		// Before 4.0 only view pages 0 and 2, away from their linear place, had a file PTE.
+		"view page   0  1  2\nbefore 4.0 [C  B  A]\nfile PTE    2  -  0\nsince 4.0  [C][B][A]\n",
+		"vmas_before_linux_4_0: 1\n", "pte_offsets_before_linux_4_0: 2\n", "vmas_since_linux_4_0: 3\n",
 		"  1  view 0 <- store 2  7f0bdfa04000-7f0bdfa05000 rw-s 00002000\n",
 		"view_pages: 3\n", "data_pages: 3\n", "runs: 3\n", "vmas: 3\n", "backend: remap\n",
 		"aliased_store_pages: 0\n", "view_pages_past_data: 0\n",
@@ -688,11 +689,14 @@ func TestRenderStepsBounded(t *testing.T) {
 	}
 }
 
-var renderArrowPath = regexp.MustCompile(`<path d="M([-\d.]+) ([-\d.]+)(?:V([-\d.]+))?L([-\d.]+) ([-\d.]+)"/>`)
+var (
+	renderArrowPath = regexp.MustCompile(`<path d="(M[-\d.]+ [-\d.]+(?:[VH][-\d.]+)*)"/>`)
+	renderPathStep  = regexp.MustCompile(`([MVH])([-\d.]+)(?: ([-\d.]+))?`)
+)
 
-// renderArrows reads the arrows of a small map.svg as polylines, each with the x it starts from
-// (arrows from one store page share it).
-func renderArrows(t *testing.T, doc []byte) (from []float64, lines [][][2]float64) {
+// renderArrows reads the arrows of a small map.svg (paths of moves along the axes: M x y, then V y
+// and H x) as polylines.
+func renderArrows(t *testing.T, doc []byte) (lines [][][2]float64) {
 	t.Helper()
 	f := func(s string) float64 {
 		v, err := strconv.ParseFloat(s, 64)
@@ -702,16 +706,20 @@ func renderArrows(t *testing.T, doc []byte) (from []float64, lines [][][2]float6
 		return v
 	}
 	for _, m := range renderArrowPath.FindAllStringSubmatch(string(doc), -1) {
-		x0, y0 := f(m[1]), f(m[2])
-		pts := [][2]float64{{x0, y0}}
-		if m[3] != "" {
-			pts = append(pts, [2]float64{x0, f(m[3])})
+		var pts [][2]float64
+		for _, st := range renderPathStep.FindAllStringSubmatch(m[1], -1) {
+			switch st[1] {
+			case "M":
+				pts = append(pts, [2]float64{f(st[2]), f(st[3])})
+			case "V":
+				pts = append(pts, [2]float64{pts[len(pts)-1][0], f(st[2])})
+			case "H":
+				pts = append(pts, [2]float64{f(st[2]), pts[len(pts)-1][1]})
+			}
 		}
-		pts = append(pts, [2]float64{f(m[4]), f(m[5])})
-		from = append(from, x0)
 		lines = append(lines, pts)
 	}
-	return from, lines
+	return lines
 }
 
 // renderCross returns where segments ab and cd cross, if they do.
@@ -746,52 +754,75 @@ func renderNear(p [2]float64, l [][2]float64, d float64) bool {
 	return false
 }
 
-// TestRenderArrowsCrossApart: in the small pictures, where a reader follows each arrow, no point
-// is crossed by arrows from three store pages or more (within 3 pixels); TLPI's 2 1 0 drawn with
-// straight arrows had all three meet at one point, where no reader could tell which went where.
-// Up to 16 pages, where arrows grow dense (8 reversed pages cross 28 times), no four meet within
-// 2 pixels. Wider figures are read by their letters and VMA labels.
-func TestRenderArrowsCrossApart(t *testing.T) {
+// TestRenderArrowsApart: in the small pictures, where a reader follows each arrow, every arrow
+// can be told from every other. TLPI's 2 1 0 drawn with straight arrows had all three meet at one
+// point and their heads bunch under one VMA; now each arrow runs at right angles in a lane of its
+// own and rises into the middle of its view page: no two arrows share any stretch of line, no
+// point is crossed by three of them, and each ends, pointing up, at a view page of its own.
+func TestRenderArrowsApart(t *testing.T) {
 	for _, c := range renderCases {
 		var b bytes.Buffer
 		runs := c.runs()
-		stems, near := 3, 3.0
-		switch v := run.ViewPages(runs); {
-		case v == 0 || v > 16:
+		if v := run.ViewPages(runs); v == 0 || v > SmallView {
 			continue
-		case v > 6:
-			stems, near = 4, 2.0
 		}
 		if err := SVG(&b, runs, c.info); err != nil {
 			t.Fatal(err)
 		}
-		from, lines := renderArrows(t, b.Bytes())
+		lines := renderArrows(t, b.Bytes())
 		if len(lines) != int(run.ViewPages(runs)) {
 			t.Fatalf("%s: %d arrows read for %d view pages", c.name, len(lines), run.ViewPages(runs))
 		}
+		heads := map[float64]bool{}
+		for i, l := range lines {
+			end, before := l[len(l)-1], l[len(l)-2]
+			if end[0] != before[0] || end[1] >= before[1] {
+				t.Errorf("%s: arrow %d does not end rising into its view page: %v", c.name, i, l)
+			}
+			if heads[end[0]] {
+				t.Errorf("%s: two arrows end at x %.1f", c.name, end[0])
+			}
+			heads[end[0]] = true
+		}
 		for i := range lines {
 			for j := i + 1; j < len(lines); j++ {
-				if from[i] == from[j] {
-					continue // one store page's arrows fork from one stem
-				}
 				for a := 1; a < len(lines[i]); a++ {
 					for k := 1; k < len(lines[j]); k++ {
+						if renderOverlap(lines[i][a-1], lines[i][a], lines[j][k-1], lines[j][k]) {
+							t.Errorf("%s: arrows %d and %d share a stretch of line: %v, %v", c.name, i, j, lines[i], lines[j])
+						}
 						p, ok := renderCross(lines[i][a-1], lines[i][a], lines[j][k-1], lines[j][k])
 						if !ok {
 							continue
 						}
-						met := map[float64]bool{}
-						for n, l := range lines {
-							if renderNear(p, l, near) {
-								met[from[n]] = true
+						met := 0
+						for _, l := range lines {
+							if renderNear(p, l, 1) {
+								met++
 							}
 						}
-						if len(met) >= stems {
-							t.Errorf("%s: arrows from %d store pages meet at (%.1f, %.1f)", c.name, len(met), p[0], p[1])
+						if met >= 3 {
+							t.Errorf("%s: %d arrows meet at (%.1f, %.1f)", c.name, met, p[0], p[1])
 						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// renderOverlap reports whether segments ab and cd, each along an axis, run along each other for
+// more than a pixel.
+func renderOverlap(a, b, c, d [2]float64) bool {
+	for axis := range 2 {
+		other := 1 - axis
+		if a[axis] == b[axis] && c[axis] == d[axis] && math.Abs(a[axis]-c[axis]) < 0.5 {
+			lo := max(min(a[other], b[other]), min(c[other], d[other]))
+			hi := min(max(a[other], b[other]), max(c[other], d[other]))
+			if hi-lo > 1 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -129,34 +129,47 @@ func stepLabel(s layout.Step) string {
 }
 
 // stepCosts says, for each step, what it cost the kernel since Linux 4.0 (the VMAs split and
-// merged) and before (one VMA throughout; which page-table entries the call set). Before 4.0 a
-// mapping became nonlinear at the first call that moved a page from its place and stayed so; a
-// call on a linear mapping that left pages in place did nothing (mm/fremap.c).
-func stepCosts(steps []layout.Step) (since, before []string) {
-	nonlinear := false
+// merged) and before (one VMA throughout; what the call did to it), and whether the VMA is
+// nonlinear after the last one. Before 4.0 (mm/fremap.c, see cost.go) a call on a VMA not yet
+// nonlinear whose first page was already in its linear place did nothing; any other call made the
+// VMA nonlinear for good and wrote a file PTE for each page of its range (install_file_pte).
+func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
 	for i, s := range steps {
 		if i == 0 {
-			n := len(s.Runs)
-			nonlinear = !(n == 1 && s.Runs[0].File == 0)
-			since = append(since, vmaCount(n))
-			b := "1 VMA"
-			if nonlinear {
-				b = fmt.Sprintf("1 VMA, nonlinear: %s hold file offsets", plural(run.ViewPages(s.Runs), "PTE"))
+			since = append(since, vmaCount(len(s.Runs)))
+			c := KernelCost(s.Runs)
+			nonlinear = c.Nonlinear()
+			switch {
+			case c.VMAsBefore4 == 0:
+				before = append(before, "no VMA")
+			case nonlinear:
+				before = append(before, fmt.Sprintf("1 VMA, nonlinear, with %s (the page list, as its calls leave it)", plural(c.PTEOffsetsBefore4, "file PTE")))
+			default:
+				before = append(before, "1 VMA, linear")
 			}
-			before = append(before, b)
 			continue
 		}
 		_, v := stepChange(steps[i-1].Runs, s.Runs, s)
 		since = append(since, v)
+		wrote := "; the call wrote " + plural(s.Count, "file PTE")
 		switch {
 		case !nonlinear && s.File == s.View:
-			before = append(before, "1 VMA still, linear: the call had nothing to do")
-		default:
+			before = append(before, "1 VMA, still linear: the call did nothing, its pages were in place")
+		case !nonlinear:
 			nonlinear = true
-			before = append(before, "1 VMA still; the call set "+plural(s.Count, "PTE"))
+			before = append(before, "1 VMA, made nonlinear"+wrote)
+		default:
+			before = append(before, "1 VMA, nonlinear"+wrote)
 		}
 	}
-	return since, before
+	return since, before, nonlinear
+}
+
+// StepsBefore says, for each step, what the calls up to it did to the one VMA before Linux 4.0,
+// as the drawings of the steps say it.
+func StepsBefore(steps []layout.Step) []string {
+	_, before, _ := stepCosts(steps)
+	return before
 }
 
 // StepsText draws steps (from layout.Steps) as text: for a view of at most SmallView pages, each
@@ -173,9 +186,14 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	pages := run.ViewPages(steps[0].Runs)
 	calls := len(steps) - 1
 	fmt.Fprintf(&b, "the view after each of %s, made in order on one mapping\n", callCount(calls))
+	if calls > 0 && steps[1].Line == 0 {
+		b.WriteString("(a page list has no calls of its own: these are the calls that build it, as nlfs\n")
+		b.WriteString("makes them: the store mapped in order, then one call per run not in place)\n")
+	}
 	b.WriteString("[ ]: one VMA. Since Linux 4.0 each call maps its range anew: one VMA per run.\n")
-	b.WriteString("     Before 4.0 the mapping stayed one VMA, and each call set the page-table\n")
-	b.WriteString("     entries (PTEs) of its pages to hold their file offsets.\n")
+	b.WriteString("     Before 4.0 the mapping stayed one VMA: the first call that moved a page\n")
+	b.WriteString("     made it nonlinear, for good, and each call wrote a file PTE for every page\n")
+	b.WriteString("     of its range (a page-table entry that holds the page's file offset)\n")
 	b.WriteString("numbers: the store page each view page shows; ^: the pages the call remapped\n\n")
 	small := pages > 0 && pages <= SmallView
 	cw, label := 1, gridLabel
@@ -193,7 +211,7 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	if small {
 		writeGrid(&b, []gridRow{numbers}, cw, label)
 	}
-	since, before := stepCosts(steps)
+	since, before, sticky := stepCosts(steps)
 	for i, s := range steps {
 		what := stepStart(s.Runs)
 		if i > 0 {
@@ -216,25 +234,23 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 		}
 	}
 	last := steps[len(steps)-1].Runs
-	c := KernelCost(pages, int64(len(last)))
+	c := KernelCost(last)
 	fmt.Fprintf(&b, "\nafter %s, the same view before Linux 4.0 and since:\n", callCount(calls))
-	if small && c.Nonlinear() {
-		one := stepRow("before 4.0", last)
-		for k := range one.boxes {
-			one.boxes[k] = 0
-		}
-		writeGrid(&b, []gridRow{numbers, one, stepRow("since 4.0", last)}, cw, label)
-	}
-	first, pte := costBefore(c)
-	fmt.Fprintf(&b, "before 4.0: %s\n", first)
+	end, more := costBefore(c, sticky), []string(nil)
 	switch {
-	case pte == "":
+	case !c.Nonlinear():
 	case small:
-		fmt.Fprintf(&b, "            (%s: the numbers in its box, in store pages)\n", pte)
+		old := stepRow("before 4.0", last)
+		for k := range old.boxes {
+			old.boxes[k] = 0
+		}
+		writeGrid(&b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(run.Pages(last))}, stepRow("since 4.0", last)}, cw, label)
+		end += " (" + pteRowNote + ")"
 	default:
-		fmt.Fprintf(&b, "            (%s), in store pages from view page 0:\n            %s\n", pte, pteColumn(last))
+		end += "; from view page 0, the offsets they held, in store pages (-: in place, none):"
+		more = []string{pteColumn(last)}
 	}
-	fmt.Fprintf(&b, "since 4.0:  %s\n", costSince(c, false, info.Backend))
+	writeCost(&b, end, more, costSince(c, false, info.Backend))
 	fmt.Fprintf(&b, "reading layout gives the view, not the calls: %s", layout.Canonical(last))
 	_, err := w.Write(b.Bytes())
 	return err
@@ -257,8 +273,8 @@ const svgStepCells = 64 * 64
 
 // StepsSVG draws the same as a picture: a row of boxes per step (one VMA each since Linux 4.0),
 // the pages each call changed highlighted, what it did to the VMAs since 4.0 and before beside it;
-// then the view as it cost the kernel before 4.0 and since, and a legend. Views over SmallView
-// pages get the lines of text alone. Bounded like StepsText.
+// then the view as it cost the kernel before 4.0 (one VMA, and under it the file PTEs) and since,
+// and a legend. Views over SmallView pages get the lines of text alone. Bounded like StepsText.
 func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	s := &svgDoc{}
 	var pages int64
@@ -267,8 +283,11 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	calls := max(len(steps)-1, 0)
 	// Titled as map.svg is ("nlfs map: N view pages, ..."), which is what it is, step by step.
-	title := fmt.Sprintf("nlfs map: %d view pages, step by step: the view after each of %s", pages, callCount(calls))
+	title := fmt.Sprintf("nlfs map: %s, step by step: the view after each of %s", plural(pages, "view page"), callCount(calls))
 	sub := "the view after each call, made in order on one mapping; what each call cost the kernel since Linux 4.0, and before"
+	if calls > 0 && steps[1].Line == 0 {
+		sub = "a page list has no calls of its own: the calls that build it (the store mapped in order, then one call per run not in place); their cost since Linux 4.0, and before"
+	}
 	small := pages > 0 && pages <= SmallView
 	digits := len(strconv.FormatInt(max(pages-1, 0), 10))
 	for _, st := range steps {
@@ -279,7 +298,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	cell := max(28, float64(8*digits+10))
 	labelW := svgTextWidth("before 4.0", svgCharMono)
 	whats := make([]string, len(steps))
-	since, before := stepCosts(steps)
+	since, before, sticky := stepCosts(steps)
 	for i, st := range steps {
 		labelW = max(labelW, svgTextWidth(stepLabel(st), svgCharMono))
 		if i == 0 {
@@ -302,21 +321,25 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	if len(steps) > 0 {
 		last = steps[len(steps)-1].Runs
 	}
-	cost := KernelCost(pages, int64(len(last)))
-	first, pte := costBefore(cost)
-	endBefore, endSince := "before 4.0: "+first, "since 4.0: "+costSince(cost, false, info.Backend)
-	if pte != "" {
-		endBefore += " (" + pte + ": the numbers in its box)"
-	}
-	foot := "reading layout gives the view, not the calls: " + strings.TrimSpace(layout.Canonical(last))
+	cost := KernelCost(last)
 	drawEnd := small && cost.Nonlinear()
+	endBefore := costBefore(cost, sticky)
+	switch {
+	case drawEnd:
+		endBefore += " (" + pteRowNote + ")"
+	case cost.Nonlinear():
+		endBefore += "; from view page 0, the offsets they held, in store pages (-: in place, none): " + pteColumn(last)
+	}
+	endLines := wrapWords("before 4.0: "+endBefore, 130)
+	endSince := "since 4.0: " + costSince(cost, false, info.Backend)
+	foot := "reading layout gives the view, not the calls: " + strings.TrimSpace(layout.Canonical(last))
 	var legend []svgLegendItem
-	legend = append(legend, svgLegendItem{"vma", "one VMA since Linux 4.0: view pages that show consecutive store pages (a run); the numbers are the store pages they show"})
+	legend = append(legend, svgLegendItem{"vma", "one VMA since Linux 4.0: a run, view pages that show store pages ascending by one; the numbers are the store pages they show"})
 	if small && calls > 0 {
 		legend = append(legend, svgLegendItem{"changed", "the view pages the call remapped"})
 	}
 	if drawEnd {
-		legend = append(legend, svgLegendItem{"nonlinear", "before Linux 4.0: one VMA for the whole view; each page-table entry (PTE) held the file offset shown"})
+		legend = append(legend, svgPTELegend(run.Pages(last))...)
 	}
 
 	width := svgMargin + svgTextWidth(title, svgCharSans*1.35) + svgMargin
@@ -326,7 +349,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 		width = max(width, right+svgTextWidth(since[i], svgCharSans*0.92)+svgMargin)
 		width = max(width, right+svgTextWidth(before[i], svgCharSans*0.92)+svgMargin)
 	}
-	for _, l := range []string{endBefore, endSince, foot} {
+	for _, l := range append(endLines, endSince, foot) {
 		width = max(width, svgMargin+svgTextWidth(l, svgCharSans)+svgMargin)
 	}
 	for _, l := range legend {
@@ -335,9 +358,10 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	endY := top + rowH*float64(len(steps)) + 30 // the before-and-since block
 	textY := endY + 10
 	if drawEnd {
-		textY = endY + 2*rowH + 22
+		textY = endY + 2*rowH + svgPTEH + 26
 	}
-	legendY := textY + 3*svgLineH + 16
+	lines := append(endLines, endSince, foot)
+	legendY := textY + svgLineH*float64(len(lines)) + 16
 	height := legendY + svgLineH*float64(len(legend)) + 8
 	s.open(width, height, title)
 	s.defs()
@@ -369,16 +393,29 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	s.text(svgMargin, endY, `font-weight="bold"`, fmt.Sprintf("after %s, the same view before Linux 4.0 and since", callCount(calls)))
 	if drawEnd {
+		shows := run.Pages(last)
 		y := endY + 12
 		s.text(svgMargin, y+boxH/2+4, `font-family="DejaVu Sans Mono, monospace" font-size="11" font-weight="bold" fill="`+svgOld+`"`, "before 4.0")
-		s.stepBoxes(left, y, cell, boxH, []run.Run{{View: 0, File: 0, Count: pages}}, run.Pages(last), true, nil)
-		y += rowH
+		s.stepBoxes(left, y, cell, boxH, []run.Run{{View: 0, File: 0, Count: pages}}, shows, true, nil)
+		y += boxH + 6
+		s.text(svgMargin, y+12, `font-family="DejaVu Sans Mono, monospace" font-size="11" fill="#666"`, "file PTE")
+		for v, f := range shows {
+			s.pteChip(left+cell*float64(v), y, cell, int64(v), f, info)
+		}
+		y += svgPTEH + rowH - boxH
 		s.text(svgMargin, y+boxH/2+4, `font-family="DejaVu Sans Mono, monospace" font-size="11" font-weight="bold"`, "since 4.0")
-		s.stepBoxes(left, y, cell, boxH, last, run.Pages(last), false, nil)
+		s.stepBoxes(left, y, cell, boxH, last, shows, false, nil)
 	}
-	s.text(svgMargin, textY+svgLineH*0, `fill="`+svgOld+`"`, endBefore)
-	s.text(svgMargin, textY+svgLineH*1, `fill="`+svgLink+`"`, endSince)
-	s.text(svgMargin, textY+svgLineH*2, `fill="#444"`, foot)
+	for i, l := range lines {
+		colour := svgOld
+		switch {
+		case i == len(lines)-1:
+			colour = "#444"
+		case i == len(lines)-2:
+			colour = svgLink
+		}
+		s.text(svgMargin, textY+svgLineH*float64(i), `fill="`+colour+`"`, l)
+	}
 	s.legend(legendY, legend)
 	s.close()
 	_, err := w.Write(s.b.Bytes())

@@ -123,9 +123,9 @@ func svgTitle(st *mapStats, info Info) string {
 	if st.viewPages == 0 {
 		return "nlfs map: empty view"
 	}
-	t := fmt.Sprintf("nlfs map: %d view pages in %d runs", st.viewPages, st.runs)
+	t := fmt.Sprintf("nlfs map: %s in %s", plural(st.viewPages, "view page"), plural(int64(st.runs), "run"))
 	if info.VMAs >= 0 {
-		t += fmt.Sprintf(", %d VMAs", info.VMAs)
+		t += ", " + plural(info.VMAs, "VMA")
 	}
 	return t
 }
@@ -204,15 +204,18 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	top := svgHeadingHeight(st, info) + 24
 
 	// Under the plot: what the view costs the kernel before Linux 4.0 and since, then the legend.
-	first, pte := costBefore(st.cost)
-	cost := []string{"before Linux 4.0: " + first}
-	if pte != "" {
-		cost = append(cost, "    "+pte+"; their file offsets, in store pages, from view page 0: "+pteColumn(runs))
+	before := costBefore(st.cost, false)
+	if st.cost.Nonlinear() {
+		before += "; from view page 0, the offsets they held, in store pages (-: in place, none): " + pteColumn(runs)
+	}
+	cost := wrapWords("before Linux 4.0: "+before, 120)
+	for i := 1; i < len(cost); i++ {
+		cost[i] = "    " + cost[i]
 	}
 	cost = append(cost, "since Linux 4.0: "+costSince(st.cost, false, info.Backend))
 	var legend []svgLegendItem
 	if len(runs) <= svgMaxSegments {
-		legend = append(legend, svgLegendItem{"segment", "one diagonal segment per run: consecutive store pages at consecutive view pages (one VMA since Linux 4.0)"})
+		legend = append(legend, svgLegendItem{"segment", "one diagonal segment per run: store pages ascending by one at consecutive view pages (one VMA since Linux 4.0)"})
 	} else {
 		legend = append(legend, svgLegendItem{"density", fmt.Sprintf("%d runs binned on a %d×%d grid: the darker a cell, the more view pages fall in it", len(runs), svgGrid, svgGrid)})
 	}

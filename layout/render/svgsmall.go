@@ -3,7 +3,6 @@ package render
 import (
 	"encoding/xml"
 	"fmt"
-	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -12,14 +11,15 @@ import (
 
 // Geometry of the small picture, in pixels.
 const (
-	svgMargin   = 16.0
-	svgLabelW   = 84.0 // the row labels' column
-	svgCellH    = 40.0
-	svgBoxGap   = 8.0  // between two boxes (VMAs) of the view
-	svgMarkW    = 24.0 // a "…" or end-of-data mark between store pages
-	svgLineH    = 17.0 // a line of the VMA table or the legend
-	svgCharSans = 6.7  // average advance of a 12px sans-serif character, to size the picture to its text
-	svgCharMono = 6.7  // advance of an 11px monospace character
+	svgMargin    = 16.0
+	svgLabelW    = 84.0 // the row labels' column
+	svgCellH     = 40.0
+	svgBoxInset  = 2.5  // a VMA's box is this much inside its pages' cells, so two neighbours read as two
+	svgLanePitch = 7.0  // between two arrows' lanes
+	svgMarkW     = 24.0 // a "…" or end-of-data mark between store pages
+	svgLineH     = 17.0 // a line of the VMA table or the legend
+	svgCharSans  = 6.7  // average advance of a 12px sans-serif character, to size the picture to its text
+	svgCharMono  = 6.7  // advance of an 11px monospace character
 )
 
 // More colours of the small picture.
@@ -36,24 +36,16 @@ const (
 // and no wider: a 3-page view is not a 900-pixel-wide page of white.
 func svgTextWidth(s string, char float64) float64 { return float64(utf8.RuneCountInString(s)) * char }
 
-// svgArrowLift is how far above the store row an arrow turns towards its view page, as a fraction
-// of the space between the rows, given dx, how far right it must go, and most, the farthest any
-// arrow goes either way. Straight arrows of a permutation as symmetric as TLPI's 2 1 0 meet all at
-// one point; arrows that go right turn low and arrows that go left turn high, so that each pair
-// crosses at a point of its own, away from the nearly vertical arrows between them.
-func svgArrowLift(dx, most float64) float64 {
-	if most <= 0 {
-		return 0.45
-	}
-	return 0.42 - 0.24*dx/most
-}
-
 // small draws TLPI Figure 49-5 with the kernel's side: the view on top, one box per VMA (or run)
 // labelled with its number in the table of `vmas` lines below; the store underneath; an arrow from
 // each store page to each view page that shows it. Above the view, what the same view cost before
-// Linux 4.0: one VMA over all of it, and under each page the file offset its page-table entry held.
-// Aliases are orange (arrows, store page, a bar under each view page that shows one), store pages
-// nothing shows are hatched grey, pages past the end of data dashed; the legend names each.
+// Linux 4.0: one VMA over all of it, and under each page its page-table entry: a file PTE holding
+// the page's file offset for a page away from its linear place, none for a page in it. Every row
+// has the same columns, one per view page, so that a page keeps its column from row to row and the
+// one VMA of old is one unbroken box; today's VMAs are boxes inset a little, so that two neighbours
+// read as two. Aliases are orange (arrows, store page, a bar under each view page that shows one),
+// store pages nothing shows are hatched grey, pages past the end of data dashed; the legend names
+// each.
 func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	pages := run.Pages(runs)
 	views := mapViewsOf(pages)
@@ -78,19 +70,13 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	cost := st.cost
 	old := cost.Nonlinear() // draw the before-4.0 band
 
-	// Columns: view pages by box, store pages with their marks.
 	viewX := make([]float64, len(pages))
-	x := left
-	for _, bx := range boxes {
-		for v := bx.View; v < bx.View+bx.Count; v++ {
-			viewX[v] = x
-			x += cell
-		}
-		x += svgBoxGap
+	for v := range pages {
+		viewX[v] = left + cell*float64(v)
 	}
-	viewRight := x - svgBoxGap
+	viewRight := left + cell*float64(len(pages))
 	storeX := make([]float64, len(cols))
-	x = left
+	x := left
 	for i, c := range cols {
 		storeX[i] = x
 		if c.mark != "" {
@@ -106,10 +92,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 			at[c.page] = storeX[i] + cell/2
 		}
 	}
-	farthest := 0.0 // the longest way an arrow goes, left or right
-	for v, f := range pages {
-		farthest = max(farthest, math.Abs(viewX[v]+cell/2-at[f]))
-	}
+	arrows, lanes := svgRoute(pages, viewX, at, cell)
 
 	// The text under the figure: the VMA table, then the legend.
 	var table []string
@@ -138,22 +121,19 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		table = append(table, line)
 	}
 	var legend []svgLegendItem
-	if old {
-		first, _ := costBefore(cost)
-		legend = append(legend,
-			svgLegendItem{"nonlinear", "before Linux 4.0: " + first},
-			svgLegendItem{"pte", "a page-table entry (PTE) before 4.0, holding its page's file offset (in store pages)"})
-	} else if cost.VMAsBefore4 > 0 {
-		first, _ := costBefore(cost)
-		legend = append(legend, svgLegendItem{"note", "before Linux 4.0 as since: " + first})
+	switch {
+	case old:
+		legend = append(legend, svgPTELegend(pages)...)
+	case cost.VMAsBefore4 > 0:
+		legend = append(legend, svgLegendItem{"note", "before Linux 4.0 as since: " + unglued(costBefore(cost, false))})
 	}
 	if kernel {
-		legend = append(legend, svgLegendItem{"vma", "since Linux 4.0: one VMA per run (view pages that show consecutive store pages), numbered as in vmas"})
+		legend = append(legend, svgLegendItem{"vma", "since Linux 4.0: one VMA per run (view pages showing store pages ascending by one), numbered as in vmas"})
 	} else {
-		legend = append(legend, svgLegendItem{"vma", "one run: view pages that show consecutive store pages; since Linux 4.0 one VMA each when mapped"})
+		legend = append(legend, svgLegendItem{"vma", "one run: view pages that show store pages ascending by one; since Linux 4.0 one VMA each when mapped"})
 	}
 	legend = append(legend,
-		svgLegendItem{"arrow", "from the store page to the view page that shows it"},
+		svgLegendItem{"arrow", "from the store page to the view page that shows it, each arrow in a lane of its own"},
 		svgLegendItem{"store", "the store: the file data, store pages in file order (one file, not a VMA)"})
 	if info.FirstByte != nil {
 		legend = append(legend, svgLegendItem{"letter", "the first byte of each page (· when not printable)"})
@@ -175,7 +155,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	}
 
 	// Vertical layout: view page numbers; the view before 4.0 and its page-table entries; the
-	// VMAs' labels and the view since 4.0; the arrows; the store.
+	// VMAs' labels and the view since 4.0; the arrows' lanes; the store.
 	top := svgHeadingHeight(st, info) + 22
 	numY := top + 2 // view page numbers
 	beforeY := numY + 8
@@ -185,8 +165,10 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		vmaY = pteY + svgPTEH + 20
 	}
 	viewY := vmaY + 6
-	arrows := 84 + min(48, 2*float64(len(pages)))
-	storeY := viewY + svgCellH + arrows
+	viewBottom := viewY + svgCellH + 2
+	band := max(84, 36+svgLanePitch*float64(lanes))
+	storeY := viewBottom + band
+	laneY := func(k int) float64 { return storeY - 18 - (band-36)*(float64(k)+0.5)/float64(max(lanes, 1)) }
 	tableY := storeY + svgCellH + 44
 	legendY := tableY + svgLineH*float64(len(table)+2) + 12
 	height := legendY + svgLineH*float64(len(legend)) + 8
@@ -212,7 +194,7 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 	if old {
 		s.text(svgMargin, beforeY+svgCellH/2, `font-weight="bold" font-size="13" fill="`+svgOld+`"`, "before 4.0")
 		s.text(svgMargin, beforeY+svgCellH/2+15, `font-size="10" fill="#666"`, "one VMA")
-		s.text(svgMargin, pteY+12, `font-size="10" fill="#666"`, "its PTEs hold")
+		s.text(svgMargin, pteY+12, `font-size="10" fill="#666"`, "file PTE")
 		s.text(svgMargin, viewY+svgCellH/2, `font-weight="bold" font-size="13"`, "since 4.0")
 		s.text(svgMargin, viewY+svgCellH/2+15, `font-size="10" fill="#666"`, "VMA per run")
 	} else {
@@ -226,35 +208,29 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		s.text(viewX[v]+cell/2, numY, `text-anchor="middle" font-size="10" fill="#666"`, strconv.Itoa(v))
 	}
 
-	// Before 4.0: one box over the whole view, a cell per view page in the view's columns, and
-	// under each the page-table entry with the file offset it held.
+	// Before 4.0: one unbroken box over the whole view, a cell per view page in the view's
+	// columns, and under each its page-table entry.
 	if old {
-		x0, x1 := viewX[0], viewRight
 		s.b.WriteString("<g><title>")
-		first, _ := costBefore(cost)
-		xml.EscapeText(&s.b, []byte("before Linux 4.0: "+first))
+		xml.EscapeText(&s.b, []byte(unglued("before Linux 4.0: "+costBefore(cost, false))))
 		s.b.WriteString("</title>")
-		s.rect(x0, beforeY, x1-x0, svgCellH, `rx="4" fill="`+svgOldBG+`" stroke="`+svgOld+`" stroke-width="1.5"`)
+		s.rect(left, beforeY, viewRight-left, svgCellH, `rx="4" fill="`+svgOldBG+`" stroke="`+svgOld+`" stroke-width="1.5"`)
 		for v := 1; v < len(pages); v++ {
-			sep := viewX[v]
-			if viewX[v]-viewX[v-1] > cell {
-				sep -= svgBoxGap / 2 // the gap between two of today's VMAs: one VMA here
-			}
-			s.vline(sep, beforeY+1, beforeY+svgCellH-1, "#cdbbe6")
+			s.vline(viewX[v], beforeY+1, beforeY+svgCellH-1, "#cdbbe6")
 		}
 		s.b.WriteString("</g>\n")
 		for v, f := range pages {
-			cx := viewX[v] + cell/2
-			tip := fmt.Sprintf("before 4.0, view page %d: its page-table entry held file offset %d pages (%#x bytes), store page %d", v, f, f*info.pageSize(), f)
-			s.cellText(cx, beforeY, info.letter(f, st), strconv.FormatInt(f, 10), tip, "")
-			s.rect(viewX[v]+4, pteY, cell-8, svgPTEH, `rx="3" fill="#fff" stroke="`+svgOld+`"`)
-			s.text(cx, pteY+12.5, `text-anchor="middle" font-size="11" fill="`+svgOld+`"`, strconv.FormatInt(f, 10))
+			tip := fmt.Sprintf("before 4.0, view page %d: in its linear place, its page-table entry held no offset: store page %d", v, f)
+			if awayFromPlace(int64(v), f) {
+				tip = fmt.Sprintf("before 4.0, view page %d: a file PTE, its page-table entry held file offset %d pages (%#x bytes): store page %d", v, f, f*info.pageSize(), f)
+			}
+			s.cellText(viewX[v]+cell/2, beforeY, info.letter(f, st), strconv.FormatInt(f, 10), tip, "")
+			s.pteChip(viewX[v], pteY, cell, int64(v), f, info)
 		}
 	}
 
-	// Arrows first, so that boxes are drawn over their ends. Each rises from its store page to a
-	// height of its own, then runs straight to its view page.
-	band := storeY - (viewY + svgCellH + 2)
+	// Arrows first, so that boxes are drawn over their ends: each rises from its store page to a
+	// lane of its own, runs along it, and rises into its view page.
 	for _, kind := range []struct {
 		marker, colour, dash string
 		want                 func(f int64) bool
@@ -264,27 +240,26 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		{"c", svgPast, ` stroke-dasharray="5 4"`, st.past},
 	} {
 		started := false
-		for v, f := range pages {
-			if !kind.want(f) {
+		for _, a := range arrows {
+			if !kind.want(a.f) {
 				continue
 			}
 			if !started {
 				s.printf(`<g stroke="%s" stroke-width="1.6" fill="none" marker-end="url(#%s)"%s>`+"\n", kind.colour, kind.marker, kind.dash)
 				started = true
 			}
-			sx, ex := at[f], viewX[v]+cell/2
 			s.b.WriteString(`<path d="M`)
-			s.num(sx)
+			s.num(a.sx)
 			s.b.WriteByte(' ')
 			s.num(storeY)
-			if math.Abs(sx-ex) > 0.5 {
+			if a.lane >= 0 {
 				s.b.WriteString("V")
-				s.num(storeY - band*svgArrowLift(ex-sx, farthest))
+				s.num(laneY(a.lane))
+				s.b.WriteString("H")
+				s.num(a.ex)
 			}
-			s.b.WriteString("L")
-			s.num(ex)
-			s.b.WriteByte(' ')
-			s.num(viewY + svgCellH + 2)
+			s.b.WriteString("V")
+			s.num(viewBottom)
 			s.b.WriteString("\"/>\n")
 		}
 		if started {
@@ -303,16 +278,16 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		s.b.WriteString("<g><title>")
 		xml.EscapeText(&s.b, []byte(tip))
 		s.b.WriteString("</title>")
-		s.rect(x0, viewY, w, svgCellH, fmt.Sprintf(`rx="4" fill="%s" stroke="%s" stroke-width="1.5"`, svgViewFill, svgLink))
+		s.rect(x0+svgBoxInset, viewY, w-2*svgBoxInset, svgCellH, fmt.Sprintf(`rx="4" fill="%s" stroke="%s" stroke-width="1.5"`, svgViewFill, svgLink))
 		for v := bx.View + 1; v < bx.View+bx.Count; v++ {
 			s.vline(viewX[v], viewY+1, viewY+svgCellH-1, svgCellLine)
 		}
 		s.b.WriteString("</g>\n")
 		label := fmt.Sprintf("%s %d", svgBoxWord(kernel), i+1)
-		if svgTextWidth(label, 6.2) > w-4 {
+		if svgTextWidth(label, 6.2) > w-8 {
 			label = strconv.Itoa(i + 1)
 		}
-		s.text(x0+3, vmaY, `font-size="11" font-weight="bold" fill="`+svgLink+`"`, label)
+		s.text(x0+svgBoxInset+2, vmaY, `font-size="11" font-weight="bold" fill="`+svgLink+`"`, label)
 	}
 	for v, f := range pages {
 		x0 := viewX[v]
@@ -323,11 +298,11 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 		}
 		if st.past(f) {
 			tip += ", past the end of data: reads as zeros"
-			s.rect(x0+2, viewY+2, cell-4, svgCellH-4, `fill="`+svgPastBG+`" stroke="`+svgPast+`" stroke-dasharray="4 3"`)
+			s.rect(x0+svgBoxInset+2, viewY+2, cell-2*svgBoxInset-4, svgCellH-4, `fill="`+svgPastBG+`" stroke="`+svgPast+`" stroke-dasharray="4 3"`)
 		}
 		if n := len(views[f]); n > 1 {
 			tip += ", aliased: also at view " + mapPageList(views[f], int64(v), mapAliasItems)
-			s.rect(x0+4, viewY+svgCellH-6, cell-8, 4, `fill="`+svgAlias+`"`)
+			s.rect(x0+6, viewY+svgCellH-6, cell-12, 4, `fill="`+svgAlias+`"`)
 		}
 		s.cellText(cx, viewY, info.letter(f, st), strconv.FormatInt(f, 10), tip, "")
 	}
@@ -405,6 +380,40 @@ func (s *svgDoc) small(runs []run.Run, st *mapStats, info Info) {
 // svgPTEH is the height of a page-table entry's chip under the before-4.0 view.
 const svgPTEH = 17.0
 
+// svgPTELegend are the legend's lines for the before-4.0 VMA over view pages that show pages and
+// the page-table entries under it: a line for the entries in place only when there is one.
+func svgPTELegend(pages []int64) []svgLegendItem {
+	items := []svgLegendItem{
+		{"nonlinear", "before Linux 4.0: one VMA for the whole view, made nonlinear (VM_NONLINEAR)"},
+		{"pte", "file PTE: before 4.0, the page-table entry of a page away from its linear place held its file offset (in store pages)"},
+	}
+	for v, f := range pages {
+		if !awayFromPlace(int64(v), f) {
+			return append(items, svgLegendItem{"nopte", "a page in its linear place (store page N at view page N): its PTE held no offset"})
+		}
+	}
+	return items
+}
+
+// pteChip draws, in the cell of view page v (showing store page f) from x, its page-table entry
+// before Linux 4.0: a file PTE with the file offset it held, for a page away from its linear
+// place; a dashed, empty one for a page in place.
+func (s *svgDoc) pteChip(x, y, cell float64, v, f int64, info Info) {
+	s.b.WriteString("<g><title>")
+	if awayFromPlace(v, f) {
+		xml.EscapeText(&s.b, []byte(fmt.Sprintf("the page-table entry of view page %d before 4.0: a file PTE, holding file offset %d pages (%#x bytes)", v, f, f*info.pageSize())))
+		s.b.WriteString("</title>")
+		s.rect(x+4, y, cell-8, svgPTEH, `rx="3" fill="#fff" stroke="`+svgOld+`"`)
+		s.text(x+cell/2, y+12.5, `text-anchor="middle" font-size="11" fill="`+svgOld+`"`, strconv.FormatInt(f, 10))
+	} else {
+		xml.EscapeText(&s.b, []byte(fmt.Sprintf("the page-table entry of view page %d before 4.0: the page is in its linear place, no offset held", v)))
+		s.b.WriteString("</title>")
+		s.rect(x+4, y, cell-8, svgPTEH, `rx="3" fill="#fff" stroke="#b9a6d6" stroke-dasharray="3 2"`)
+		s.text(x+cell/2, y+12.5, `text-anchor="middle" font-size="11" fill="#b9a6d6"`, "–")
+	}
+	s.b.WriteString("</g>\n")
+}
+
 // defs writes the arrowheads (blue, orange, grey) and the hatching the pictures use.
 func (s *svgDoc) defs() {
 	s.printf(`<defs>`)
@@ -431,12 +440,15 @@ func (s *svgDoc) legend(y float64, items []svgLegendItem) {
 		case "pte":
 			s.rect(svgMargin+4, y-11, 16, 14, `rx="2" fill="#fff" stroke="`+svgOld+`"`)
 			s.text(svgMargin+12, y, `text-anchor="middle" font-size="10" fill="`+svgOld+`"`, "2")
+		case "nopte":
+			s.rect(svgMargin+4, y-11, 16, 14, `rx="2" fill="#fff" stroke="#b9a6d6" stroke-dasharray="3 2"`)
+			s.text(svgMargin+12, y, `text-anchor="middle" font-size="10" fill="#b9a6d6"`, "–")
 		case "note":
 			s.text(svgMargin+12, y, `text-anchor="middle" font-weight="bold" fill="`+svgOld+`"`, "=")
 		case "store":
 			s.rect(svgMargin, y-11, 24, 14, `rx="2" fill="`+svgDataFill+`" stroke="`+svgStoreLine+`" stroke-width="1.5"`)
 		case "arrow":
-			s.printf(`<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="1.6" marker-end="url(#a)"/>`+"\n", svgMargin, y-4, svgMargin+24, y-4, svgLink)
+			s.printf(`<path d="M%g %gV%gH%gV%g" fill="none" stroke="%s" stroke-width="1.6" marker-end="url(#a)"/>`+"\n", svgMargin+2, y+2, y-3, svgMargin+20, y-12, svgLink)
 		case "letter":
 			s.text(svgMargin+12, y, `text-anchor="middle" font-weight="bold" font-size="14"`, "A")
 		case "alias":

@@ -135,7 +135,7 @@ func newMapStats(runs []run.Run, info Info) mapStats {
 			covered = s.b
 		}
 	}
-	st.cost = KernelCost(st.viewPages, int64(st.runs))
+	st.cost = KernelCost(runs)
 	return st
 }
 
@@ -446,12 +446,12 @@ func textLarge(b *bytes.Buffer, runs []run.Run, st *mapStats) {
 func textCostLarge(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 	c := st.cost
 	b.WriteString("the same view before Linux 4.0 and since:\n")
-	first, pte := costBefore(c)
-	fmt.Fprintf(b, "before 4.0: %s\n", first)
-	if pte != "" {
-		fmt.Fprintf(b, "            (%s), in store pages from view page 0:\n            %s\n", pte, pteColumn(runs))
+	before, more := costBefore(c, false), []string(nil)
+	if c.Nonlinear() {
+		before += "; from view page 0, the offsets they held, in store pages (-: in place, none):"
+		more = []string{pteColumn(runs)}
 	}
-	fmt.Fprintf(b, "since 4.0:  %s\n", costSince(c, false, info.Backend))
+	writeCost(b, before, more, costSince(c, false, info.Backend))
 }
 
 // frameName is how a frame is written: its number, or its label (FrameLabels).
