@@ -25,7 +25,10 @@ export d=$mnt
 interactive=0
 [ -t 0 ] && [ -t 1 ] && [ "${NLFS_DEMO_NOPAUSE:-0}" != 1 ] && interactive=1
 
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+# The narration is bold on a terminal, and plain text when the output goes to a file or a pipe.
+bold='' plain=''
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; bash -c "$*"; }
 pause() { if [ $interactive = 1 ]; then read -r -p "  [Enter] " _; fi; }
 # letters shows the first byte of each 4 KiB page of a file of the mount, one letter per page.
