@@ -23,9 +23,10 @@ func newRoot(stdout io.Writer) *cobra.Command {
 	fc := newMountConfig()             // the form mount(8) runs: nlfs SOURCE MOUNTPOINT -o OPTIONS
 	root := &cobra.Command{
 		Use:   "nlfs COMMAND [ARG]...",
-		Short: "mount a nonlinear view of a tmpfs store",
-		Long: `Mount a nonlinear view of a tmpfs store: the pages of one file, in the order a
-layout says, through remap_file_pages(2).
+		Short: "mount a nonlinear view of a store file",
+		Long: `Mount a nonlinear view of a store: the pages of one file, in the order a layout
+says, through remap_file_pages(2). The store is an anonymous memfd (memory
+backed by tmpfs) by default, or the file given with --store.
 
 The second form is what mount(8) runs for 'mount -t fuse.nlfs SOURCE DIR -o
 OPTIONS' and for fstab lines of type fuse.nlfs; SOURCE is none (an anonymous
