@@ -3,8 +3,10 @@ package web
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/run"
 )
 
@@ -16,6 +18,7 @@ const (
 	maxFiles    = 16      // files (data and views) whose activity is told apart
 	maxRunsWalk = 1 << 16 // runs looked up per message for the store pages behind view reads (a few ms)
 	maxChanged  = 16      // views named as having a new layout
+	maxShows    = 8       // pieces of a view's pages told in view order (opReport.Shows)
 )
 
 // span is the pages [Lo, Hi).
@@ -205,6 +208,10 @@ type opReport struct {
 	Store [][2]int64 `json:"store"` // the store pages behind them
 	// Partial: the store pages are those of the first runs only (a read across very many runs).
 	Partial bool `json:"partial,omitempty"`
+	// Shows is, for a view, the store pages behind Pages in view order, as the layout language
+	// writes them ("2-0": view pages 0, 1, 2 show store pages 2, 1, 0), the first few pieces
+	// then " …": Store is a sorted set, for lighting pages, and cannot say which shows which.
+	Shows string `json:"shows,omitempty"`
 }
 
 // fileReport is the activity of one file in one message.
@@ -261,6 +268,7 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 				var st spans
 				op.Partial = storeBehind(&st, runs, read, &budget)
 				op.Store = st.pairs()
+				op.Shows = showsInOrder(runs, read)
 			}
 			if len(read) > 0 && op.Store != nil {
 				fr.Read = op
@@ -271,6 +279,9 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 		}
 		if len(fa.writePages) > 0 {
 			fr.Write = &opReport{Bytes: fa.writeBytes, Pages: fa.writePages.pairs(), Store: fa.writeStore.pairs()}
+			if v, ok := e.View(k.view); ok && !k.data {
+				fr.Write.Shows = showsInOrder(v.Snapshot().Runs, fa.writePages)
+			}
 		}
 		out = append(out, fr)
 	}
@@ -293,4 +304,25 @@ func storeBehind(st *spans, runs []run.Run, read spans, budget *int) (partial bo
 		}
 	}
 	return false
+}
+
+// showsInOrder says which store pages the view pages in pages show under runs, in view order, as
+// the layout language writes them, the first maxShows pieces (a piece: the pages of one run in
+// one span) then " …". Its cost is bounded by maxShows, whatever the view.
+func showsInOrder(runs []run.Run, pages spans) string {
+	var pieces []run.Run
+	var view int64
+	for _, sp := range pages {
+		i := sort.Search(len(runs), func(i int) bool { return runs[i].View+runs[i].Count > sp.Lo })
+		for ; i < len(runs) && runs[i].View < sp.Hi; i++ {
+			if len(pieces) == maxShows {
+				return strings.TrimSpace(layout.Canonical(pieces)) + " …"
+			}
+			r := runs[i]
+			from, to := max(sp.Lo, r.View), min(sp.Hi, r.View+r.Count)
+			pieces = append(pieces, run.Run{View: view, File: r.File + from - r.View, Count: to - from})
+			view += to - from
+		}
+	}
+	return strings.TrimSpace(layout.Canonical(pieces))
 }

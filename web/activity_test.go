@@ -87,3 +87,35 @@ func TestStoreBehind(t *testing.T) {
 		t.Errorf("with a budget of one run: %v partial %v, want one span and partial", st, partial)
 	}
 }
+
+// TestShowsInOrder: the store pages behind view pages are told in view order, as the layout
+// language writes them (a sorted set would read as if view page 1 showed store page 0), and
+// briefly however many runs the pages cross.
+func TestShowsInOrder(t *testing.T) {
+	reversed := []run.Run{{View: 0, File: 2, Count: 1}, {View: 1, File: 1, Count: 1}, {View: 2, File: 0, Count: 1}}
+	many := make([]run.Run, 100)
+	for i := range many {
+		many[i] = run.Run{View: int64(i), File: int64(99 - i), Count: 1}
+	}
+	for _, c := range []struct {
+		name  string
+		runs  []run.Run
+		pages [][2]int64
+		want  string
+	}{
+		{"one page", reversed, [][2]int64{{0, 1}}, "2"},
+		{"the last two of 2 1 0", reversed, [][2]int64{{1, 3}}, "1-0"},
+		{"two spans", reversed, [][2]int64{{0, 1}, {2, 3}}, "2 0"},
+		{"a run in two spans", []run.Run{{View: 0, File: 10, Count: 8}}, [][2]int64{{1, 3}, {5, 6}}, "11-12 15"},
+		{"a repeat", []run.Run{{View: 0, File: 4, Count: 1}, {View: 1, File: 4, Count: 1}}, [][2]int64{{0, 2}}, "4*2"},
+		{"very many runs", many, [][2]int64{{0, 100}}, "99-92 …"},
+	} {
+		var p spans
+		for _, x := range c.pages {
+			p.add(x[0], x[1])
+		}
+		if got := showsInOrder(c.runs, p); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -123,6 +123,20 @@ func (b *browser) hover(sel string) {
 	b.do("hover "+sel, chromedp.MouseEvent(chromedp.MouseMoved, x, y))
 }
 
+// hoverAt moves the mouse over the element at the fractions fx across and fy down it.
+func (b *browser) hoverAt(sel string, fx, fy float64) {
+	b.t.Helper()
+	b.center(sel) // scrolls it into sight
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	r, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](fmt.Sprintf(
+		`(() => { const r = document.querySelector(%q).getBoundingClientRect(); return [r.x + r.width*%g, r.y + r.height*%g]; })()`, sel, fx, fy)))
+	if err != nil || len(r) != 2 {
+		b.t.Fatalf("where is %s: %v %v", sel, r, err)
+	}
+	b.do("hover "+sel, chromedp.MouseEvent(chromedp.MouseMoved, r[0], r[1]))
+}
+
 // click clicks the middle of the element.
 func (b *browser) click(sel string) {
 	b.t.Helper()
@@ -379,10 +393,12 @@ func TestBrowser(t *testing.T) {
 		b.click("#steps-force")
 		b.wait("the player", `document.getElementById('steps').dataset.step === '0' && !document.getElementById('player').hidden`)
 		b.wait("the start", `document.getElementById('step-text').textContent.includes('start: the calls start from 1 VMA')`)
+		// No call yet: the one mapping is linear.
+		b.wait("the start before 4.0", `document.getElementById('step-text').textContent.endsWith('before 4.0: 1 VMA, linear.')`)
 		veil := `Number(document.querySelector('#steps .veil').getAttribute('y'))`
 		start := b.eval(`String(` + veil + `)`)
 		b.key(kb.ArrowRight)
-		b.wait("the first call", `document.getElementById('steps').dataset.step === '1' && document.getElementById('step-text').textContent.includes('remap 0 1 2: view page 0 shows store page 2: 1 VMA -> 2 (split at view page 1)')`)
+		b.wait("the first call", `document.getElementById('steps').dataset.step === '1' && document.getElementById('step-text').textContent.includes('remap 0 1 2: view page 0 shows store page 2: 1 VMA -> 2 (split at view page 1)') && document.getElementById('step-text').textContent.endsWith('before 4.0: 1 VMA, made nonlinear; the call wrote 1 file PTE.')`)
 		b.wait("the veil lower", veil+` > `+start)
 		b.key(kb.ArrowRight)
 		b.wait("the second call", `document.getElementById('step-text').textContent.includes('remap 2 1 0: view page 2 shows store page 0: 2 VMAs -> 3 (split at view page 2)') && document.getElementById('step-text').textContent.includes('Since Linux 4.0: 3 VMAs, one per run; before 4.0: 1 VMA')`)
@@ -401,13 +417,14 @@ func TestBrowser(t *testing.T) {
 			b.key(kb.ArrowRight)
 			b.wait("the first call", `document.getElementById('steps').dataset.step === '1'`)
 			sh(t, mnt, "cat view > /dev/null")
-			b.wait("the read in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('read view: view pages 0-2 → store pages 0-2'))`)
+			// The store pages in the order of the view pages that show them.
+			b.wait("the read in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('read view: view pages 0-2 → store pages 2-0 (12.0 KiB)'))`)
 			b.wait("the pages lit", `document.querySelector('#picture .hit.vp[data-v="1"]').dataset.lit === 'read' && document.querySelector('#picture .hit.sp[data-f="0"]').dataset.lit === 'read'`)
 			b.freeze()
 			b.hover(`#picture .hit.vp[data-v="0"]`)
 			b.wait("the hovered page's store page", `document.querySelector('#picture .hit.sp[data-f="2"]').classList.contains('hl') && document.querySelectorAll('#picture .overlay .mark:not(.old)').length === 2 && document.querySelectorAll('#picture g[marker-end] > .hl').length === 1`)
 			b.wait("the page in the before-4.0 row", `document.querySelectorAll('#picture .overlay .mark.old').length === 1`)
-			b.wait("the hover line", `document.getElementById('hover').textContent.startsWith('view page 0 shows store page 2')`)
+			b.wait("the hover line", `document.getElementById('hover').textContent === 'view page 0 shows store page 2, shown at no other view page'`)
 		})
 	})
 
@@ -421,6 +438,11 @@ func TestBrowser(t *testing.T) {
 		if got := sh(t, mnt, "cat layout"); got != "2-0\n" {
 			t.Errorf("playing the editor's text changed the layout: %q", got)
 		}
+		// Edited after it was played, the text's calls are marked stale, not left as if current.
+		b.setEditor("0-2\nremap 0 1 2\n")
+		b.wait("the calls marked stale", `!document.getElementById('steps-stale').hidden && document.getElementById('steps').classList.contains('stale') && document.getElementById('steps-stale').textContent.startsWith("The editor's text changed")`)
+		b.click("#steps-editor")
+		b.wait("played again, not stale", `document.getElementById('steps-stale').hidden && !document.getElementById('steps').classList.contains('stale') && document.getElementById('step-at').textContent.startsWith('start (1 call to go)')`)
 		b.setEditor("0 1\n2 7\n")
 		b.click("#steps-editor")
 		b.wait("the refusal", `document.getElementById('step-text').textContent === "the editor's text: line 2, column 3: page 7 is past the end of data (3 pages)" && document.getElementById('steps').hidden`)
@@ -429,9 +451,14 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("layout from the editor", func(t *testing.T) {
 		b := b.on(t)
+		b.click("#steps-force")
+		b.wait("the player", `document.getElementById('steps').dataset.step === '0' && document.getElementById('steps-stale').hidden && document.querySelector('#steps img')?.complete === true && document.getElementById('step-text').textContent.startsWith('the layout in force, start')`)
 		b.setEditor("0 1 2 1")
 		b.click("#apply")
 		b.wait("applied", `document.getElementById('applied').textContent === 'applied'`)
+		// The calls of the layout that was in force are marked stale once another is.
+		b.wait("the calls marked stale", `!document.getElementById('steps-stale').hidden && document.getElementById('steps-stale').textContent.startsWith('Another layout is in force')`)
+		b.click("#steps-close")
 		if got := sh(t, mnt, "cat layout"); got != "0-2 1\n" {
 			t.Fatalf("cat layout after the editor's apply: %q, want %q", got, "0-2 1\n")
 		}
@@ -440,7 +467,9 @@ func TestBrowser(t *testing.T) {
 		b.wait("the new picture", `document.querySelectorAll('#picture .hit.vp').length === 4`)
 		b.hover(`#picture .hit.vp[data-v="3"]`)
 		b.wait("the aliases", `[...document.querySelectorAll('#picture .hit.vp.hl')].map(g => g.dataset.v).join() === '1,3' && document.querySelector('#picture .hit.sp[data-f="1"]').classList.contains('hl') && document.querySelectorAll('#picture g[marker-end] > .hl').length === 2`)
-		b.wait("the hover line", `document.getElementById('hover').textContent === 'view page 3 shows store page 1 — shown at view pages 1, 3 (aliased: one page, not copies)'`)
+		b.wait("the hover line", `document.getElementById('hover').textContent === 'view page 3 shows store page 1, shown at view pages 1 and 3 (aliased: one page, not copies)'`)
+		b.hover(`#picture .hit.sp[data-f="1"]`)
+		b.wait("the store page's hover line", `document.getElementById('hover').textContent === 'store page 1 is shown at view pages 1 and 3 (aliased: one page, not copies)'`)
 	})
 
 	t.Run("refusal at its line and column", func(t *testing.T) {
@@ -462,6 +491,15 @@ func TestBrowser(t *testing.T) {
 		if got := sh(t, mnt, "cat layout"); got != "0-2 1\n" {
 			t.Errorf("a refused layout changed the layout: %q", got)
 		}
+		// A reader once saw the VMAs panel blank right after a refusal: it keeps the lines of
+		// the layout in force, as many as status counts, through the refusal and the refresh a
+		// change brings after it.
+		b.wait("status tells the refusal", `document.querySelector('#status tr[data-key="last_error"] .v').textContent.includes('page 7 is past the end of data')`)
+		vmasAsStatus := `document.getElementById('vmas').textContent.split('\n').filter(l => l.includes(' rw-s ')).length === Number(document.querySelector('#status tr[data-key="vmas"] .v').textContent) && Number(document.querySelector('#status tr[data-key="vmas"] .v').textContent) === 2`
+		b.wait("the VMAs after the refusal", vmasAsStatus)
+		sh(t, mnt, "echo 0 1 2 1 > layout")
+		b.wait("the generation after", `document.getElementById('generation').textContent === 'generation 5'`)
+		b.wait("the VMAs after the refresh", vmasAsStatus)
 		b.wait("no reload", notReloaded)
 	})
 
@@ -470,7 +508,7 @@ func TestBrowser(t *testing.T) {
 		// A write to view page 3 lands in store page 1, shown at view pages 1 and 3: both light
 		// up, and both show its new first byte.
 		sh(t, mnt, fmt.Sprintf("printf Z | dd of=view bs=1 seek=%d conv=notrunc status=none", 3*ps))
-		b.wait("the write in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('wrote view: view pages 3 → store pages 1'))`)
+		b.wait("the write in the log", `[...document.querySelectorAll('#activity li')].some(li => li.textContent.includes('wrote view: view page 3 → store page 1 (1 B)'))`)
 		b.wait("the alias lit", `document.querySelector('#picture .hit.vp[data-v="1"]').dataset.lit === 'write'`)
 		b.wait("the new letters", viewLetters+` === 'AZCZ'`)
 		sh(t, mnt, "cat data > /dev/null")
@@ -526,16 +564,17 @@ func TestBrowser(t *testing.T) {
 		b.wait("the plot", `document.querySelector('#picture .overlay .hit.plot') !== null`)
 		b.wait("the title", `document.getElementById('picture-title').textContent.startsWith('60000 view pages, 60000 runs')`)
 		b.screenshot("live-60k.png", func() {
-			// Hovering the middle of the plot names a view page there and the store page it
-			// shows: in a stride-4 interleave of n pages, view page v shows (v mod n/4)*4 + v/(n/4).
-			b.hover(`#picture .overlay .hit.plot`)
+			// Hovering the plot two fifths across names a view page there and the store page it
+			// shows: in a stride-4 interleave of n pages, view page v shows (v mod n/4)*4 + v/(n/4),
+			// some 36000 there: the crosshair is well inside the plot, not on its frame.
+			b.hoverAt(`#picture .overlay .hit.plot`, 0.4, 0.5)
 			b.wait("the hover line", `/^view page \d+ shows store page \d+/.test(document.getElementById('hover').textContent)`)
 			var v, f int64
 			if _, err := fmt.Sscanf(b.text("hover"), "view page %d shows store page %d", &v, &f); err != nil {
 				t.Fatalf("hover line %q: %v", b.text("hover"), err)
 			}
-			if want := (v%(n/4))*4 + v/(n/4); v < n*45/100 || v > n*55/100 || f != want {
-				t.Errorf("hovering the plot's middle: view page %d store page %d, want a page near %d showing %d", v, f, n/2, want)
+			if want := (v%(n/4))*4 + v/(n/4); v < n*35/100 || v > n*45/100 || f != want || f < n/4 || f > n*3/4 {
+				t.Errorf("hovering the plot two fifths across: view page %d store page %d, want a page near %d showing %d, away from the plot's edges", v, f, n*2/5, want)
 			}
 			b.wait("the crosshair", `document.querySelectorAll('#picture .overlay .cross').length === 2`)
 			// A read of 20 MiB from 100 MiB in (view pages 25600-30719) lights its stretch of the

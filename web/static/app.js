@@ -124,12 +124,15 @@ const refresh = single(async () => {
   const html = await (await get('/')).text();
   if (asked !== view) return; // another view was chosen meanwhile: its own refresh follows
   const doc = new DOMParser().parseFromString(html, 'text/html');
-  const take = (id) => $(id).replaceChildren(...[...doc.getElementById(id).childNodes].map((n) => document.importNode(n, true)));
-  for (const id of ['picture-title', 'generation', 'layout', 'status', 'vmas', 'picture']) take(id);
+  // All or nothing: a panel is never emptied by a page that lacks it.
+  const ids = ['picture-title', 'generation', 'layout', 'status', 'vmas', 'picture'];
+  if (ids.some((id) => !doc.getElementById(id)) || !doc.getElementById('state')) throw new Error('/: not the page');
+  for (const id of ids) $(id).replaceChildren(...[...doc.getElementById(id).childNodes].map((n) => document.importNode(n, true)));
   status = JSON.parse(doc.getElementById('state').dataset.status);
   inForce = $('layout').textContent;
   if (!editorDirty) $('editor').value = inForce;
   setUpPicture();
+  stepsFollow();
 });
 
 // ---- views ----
@@ -205,6 +208,7 @@ $('revert').addEventListener('click', () => {
   $('editor').value = inForce;
   editorDirty = false;
   hideError();
+  stepsFollow();
 });
 $('apply').addEventListener('click', async () => {
   const text = $('editor').value;

@@ -103,11 +103,23 @@ function hoverSmall(r) {
   }
   for (const o of p.olds) if (o.f === f) el('rect', Object.assign({class: 'mark old'}, o.frame), p.marks);
   for (const a of p.arrows) if (a.f === f) a.line.classList.add('hl');
-  let s = r.classList.contains('vp') ? `view page ${r.dataset.v} shows store page ${f}` : `store page ${f}`;
-  s += vs.length ? ` — shown at view page${vs.length > 1 ? 's' : ''} ${vs.join(', ')}` : ' — not shown';
-  if (vs.length > 1) s += ' (aliased: one page, not copies)';
+  // Each page said once: "view page 0 shows store page 2, shown nowhere else".
+  let s;
+  if (r.classList.contains('vp')) {
+    s = `view page ${r.dataset.v} shows store page ${f}`;
+    s += vs.length > 1 ? `, shown at view pages ${andList(vs)} (aliased: one page, not copies)` : ', shown at no other view page';
+  } else {
+    s = `store page ${f} `;
+    if (!vs.length) s += 'is shown at no view page';
+    else s += `is shown at view page${vs.length > 1 ? 's' : ''} ${andList(vs)}` + (vs.length > 1 ? ' (aliased: one page, not copies)' : '');
+  }
   if (f >= status.data_pages) s += '; past the end of data: reads as zeros';
   $('hover').textContent = s;
+}
+
+// andList writes numbers as "1", "1 and 3", "1, 3 and 5".
+function andList(xs) {
+  return xs.length < 2 ? xs.join('') : xs.slice(0, -1).join(', ') + ' and ' + xs[xs.length - 1];
 }
 
 // setUpLarge finds the permutation plot's frame (the last unfilled rect) and its scales: view
@@ -209,12 +221,18 @@ function showActivity(reports) {
   $('totals').textContent = `since the page opened: ${human(totals.read)} read, ${human(totals.write)} written`;
 }
 
+// pageCount is how many pages spans [lo, hi) hold.
+function pageCount(list) { return list.reduce((n, [lo, hi]) => n + hi - lo, 0); }
+
+// logLine tells one report: "read view: view pages 0-2 → store pages 2-0", the store pages in
+// the order of the view pages that show them (as the layout language writes them).
 function logLine(op, r, a) {
   const li = document.createElement('li');
   li.className = op;
-  const pages = r.file === 'data' ? 'pages' : 'view pages';
+  const one = pageCount(a.pages) === 1;
+  const pages = (r.file === 'data' ? '' : 'view ') + (one ? 'page' : 'pages');
   let s = `${op === 'read' ? 'read' : 'wrote'} ${fileName(r)}: ${pages} ${spanText(a.pages)}`;
-  if (r.file !== 'data') s += ` → store pages ${spanText(a.store)}${a.partial ? ' …' : ''}`;
+  if (r.file !== 'data') s += ` → store page${one ? '' : 's'} ${a.shows || spanText(a.store) + (a.partial ? ' …' : '')}`;
   s += ` (${human(a.bytes)})`;
   li.textContent = new Date().toLocaleTimeString() + '  ' + s;
   li.dataset.op = op;

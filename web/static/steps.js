@@ -2,7 +2,9 @@
 
 // ---- the step player ----
 
-let steps = null; // {list, rows: [{top, bottom}], at, overlay, height, blob}
+// steps: {list, rows: [{top, bottom}], at, overlay, height, blob, what, fromEditor, and what the
+// calls were drawn from: the layout in force's generation, the editor's text}
+let steps = null;
 
 async function loadSteps(fromEditor) {
   const out = $('step-text');
@@ -24,13 +26,13 @@ async function loadSteps(fromEditor) {
     out.classList.add('refused');
     return;
   }
-  showSteps(await r.json(), fromEditor ? 'the editor\'s text (not applied)' : 'the layout in force');
+  showSteps(await r.json(), fromEditor ? 'the editor\'s text (not applied)' : 'the layout in force', fromEditor);
 }
 
 // showSteps shows the drawing of every step (as `nlfs layout show --steps --svg` makes it)
 // with the steps after the current one veiled. Each step's row is found by its label ("start",
 // "remap V N P"), written at the left of the row.
-function showSteps(a, what) {
+function showSteps(a, what, fromEditor) {
   closeSteps();
   // Parsed only to be measured (it is shown from a blob: URL, apart from the page); its style
   // attributes would count against the page's policy, and measuring needs none.
@@ -54,9 +56,32 @@ function showSteps(a, what) {
   box.replaceChildren(img, overlay);
   box.hidden = false;
   $('player').hidden = false;
-  steps = {list: a.steps, rows, at: 0, overlay, height, blob, what};
+  steps = {list: a.steps, rows, at: 0, overlay, height, blob, what, fromEditor, generation: status.generation, text: $('editor').value};
+  $('steps-stale').hidden = true;
+  box.classList.remove('stale');
   goStep(0);
 }
+
+// stepsStale marks the player's calls as no longer those of what they were drawn from (the
+// editor's text was edited, or another layout was put in force): they stay to be read, marked,
+// until played again.
+function stepsStale(why) {
+  if (!steps) return;
+  $('steps-stale').textContent = why + ': the calls shown are those of ' + (steps.fromEditor ? 'the editor\'s text' : 'the layout') + ' as it was when they were drawn. Play again for the new one.';
+  $('steps-stale').hidden = false;
+  $('steps').classList.add('stale');
+}
+
+// stepsFollow marks the calls stale once what they were drawn from has changed: the editor's
+// text (edited, reverted, or replaced by a new layout in force), or the layout in force. It is
+// called on each edit and after each refresh.
+function stepsFollow() {
+  if (!steps) return;
+  if (steps.fromEditor && $('editor').value !== steps.text) stepsStale('The editor\'s text changed');
+  if (!steps.fromEditor && status.generation !== steps.generation) stepsStale('Another layout is in force');
+}
+
+$('editor').addEventListener('input', stepsFollow);
 
 function closeSteps() {
   if (steps) URL.revokeObjectURL(steps.blob);
@@ -66,6 +91,7 @@ function closeSteps() {
   $('player').hidden = true;
   $('step-text').textContent = '';
   $('step-text').classList.remove('refused');
+  $('steps-stale').hidden = true;
 }
 
 function goStep(i) {
@@ -79,8 +105,7 @@ function goStep(i) {
   $('step-at').textContent = i === 0 ? `start (${n - 1} call${n === 2 ? '' : 's'} to go)` : `call ${i} of ${n - 1}`;
   $('step-back').disabled = i === 0;
   $('step-next').disabled = i === n - 1;
-  const before = st.vmas === 0 ? 'no VMA' : '1 VMA: the one nonlinear mapping, whatever the calls';
-  $('step-text').textContent = `${steps.what}, ${st.call}: ${st.change}. Since Linux 4.0: ${st.vmas} VMA${st.vmas === 1 ? '' : 's'}, one per run; before 4.0: ${before}.`;
+  $('step-text').textContent = `${steps.what}, ${st.call}: ${st.change}. Since Linux 4.0: ${st.vmas} VMA${st.vmas === 1 ? '' : 's'}, one per run; before 4.0: ${st.before}.`;
   // The rows after this call are veiled; what the drawing says below them (the view the calls
   // end in, the legend) stays in sight.
   const o = steps.overlay;
