@@ -1,6 +1,6 @@
 // Package run defines Run, the one type through which the layout language (package layout)
-// and the kernel side (package remapper) meet: a stretch of view pages that show consecutive
-// store pages. It is plain data with no behaviour beyond a few pure helpers, so that neither
+// and the kernel side (package remapper) meet: a stretch of view pages that show store pages
+// ascending by one. It is plain data with no behaviour beyond a few pure helpers, so that neither
 // of those packages needs the other.
 package run
 

@@ -535,3 +535,44 @@ func TestDocLinksCatch(t *testing.T) {
 		}
 	}
 }
+
+// docBlockAfter is the first ```sh block after the heading line head in the Markdown file at path.
+func docBlockAfter(t *testing.T, path, head string) []string {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(text), "\n"+head+"\n")
+	if !ok {
+		t.Fatalf("%s has no heading %q", path, head)
+	}
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatalf("%s: no sh block after %q", path, head)
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	return strings.Split(strings.TrimSuffix(block, "\n"), "\n")
+}
+
+// TestInstallOneWay: the README and the course install nlfs the same way, and each line works as
+// written for root, who has no sudo on many machines: a sudo form is a comment for users, never a
+// step chained to the others (a reader's `… && sudo install …` stopped at "sudo: command not
+// found", installing nothing).
+func TestInstallOneWay(t *testing.T) {
+	readme := docBlockAfter(t, "../../README.md", "## Install")
+	course := docBlockAfter(t, "../../docs/tutorial.md", "## Before you start")
+	if strings.Join(readme, "\n") != strings.Join(course, "\n") {
+		t.Errorf("the README installs with\n%s\nthe course with\n%s", strings.Join(readme, "\n"), strings.Join(course, "\n"))
+	}
+	want := []string{"go build -o nlfs ./cmd/nlfs", "install nlfs /usr/local/bin/", "command -v nlfs"}
+	if len(readme) != len(want) {
+		t.Fatalf("the install block has %d lines, want %d: %q", len(readme), len(want), readme)
+	}
+	for i, line := range readme {
+		cmd, _, _ := strings.Cut(line, "#")
+		if strings.TrimSpace(cmd) != want[i] {
+			t.Errorf("install line %d runs %q, want %q", i+1, strings.TrimSpace(cmd), want[i])
+		}
+	}
+}
