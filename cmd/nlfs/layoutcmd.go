@@ -50,8 +50,10 @@ func newLayoutFileCmd(sub, short string, stdout io.Writer) *cobra.Command {
 	long := strings.ToUpper(short[:1]) + short[1:] + ". FILE - is standard input."
 	if sub == "show" {
 		long = "Draw a layout as the map file does, or as map.svg with --svg. With --steps, draw the view\n" +
-			"after each remap line, as successive remap_file_pages calls on one mapping leave it, and\n" +
-			"how its VMAs split and merge (one VMA per run). FILE - is standard input."
+			"after each remap line, as successive remap_file_pages calls on one mapping leave it, how\n" +
+			"its VMAs split and merge (one VMA per run), and what each call did before Linux 4.0; a\n" +
+			"page list alone is drawn as the calls that build it (the store mapped in order, then one\n" +
+			"call per run not in place). FILE - is standard input."
 	}
 	cmd := &cobra.Command{
 		Use:   sub + " [OPTION]... FILE",
@@ -71,7 +73,7 @@ func newLayoutFileCmd(sub, short string, stdout io.Writer) *cobra.Command {
 	int64Var(cmd.Flags(), &pages, "pages", 0, "check against a store of `N` pages (default: no limit)")
 	maxViewPagesFlag(cmd.Flags(), &maxView)
 	if sub == "show" {
-		switchVar(cmd.Flags(), &how.steps, "steps", "", "draw the view after each remap line, with its VMAs")
+		switchVar(cmd.Flags(), &how.steps, "steps", "", "draw the view after each remap call (of a page list: the calls that build it), with its VMAs")
 		switchVar(cmd.Flags(), &how.svg, "svg", "", "draw an SVG picture, as map.svg")
 	}
 	return cmd
