@@ -54,11 +54,8 @@ func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 		steps, err := BuildSteps(l.Runs)
 		return l, steps, err
 	}
-	start := l.Runs
-	switch {
-	case p.listed:
-		start = p.runs // the page list, before the remap lines painted over it
-	default:
+	start := p.runs // the page list, before the remap lines painted over it
+	if !p.listed {
 		start = run.Identity(lim.DataPages)
 	}
 	steps := make([]Step, 0, len(p.calls)+1)
