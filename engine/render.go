@@ -6,6 +6,7 @@ import (
 
 	"github.com/nlfs/nlfs/layout/render"
 	"github.com/nlfs/nlfs/remapper"
+	"github.com/nlfs/nlfs/run"
 )
 
 // renderInfo gathers what the renderers draw beyond the runs: what the kernel holds for the
@@ -16,7 +17,9 @@ import (
 // shows them only to CAP_SYS_ADMIN, because they help Rowhammer-style attacks. Another reader
 // gets labels instead, 1, 2, … in the order of the view pages (drawn f1, f2, …), which still
 // prove which view pages share a frame.
-func (v *View) renderInfo(privileged bool) render.Info {
+//
+// It returns the runs in force with it, read in the same step as the VMA count and address.
+func (v *View) renderInfo(privileged bool) (render.Info, []run.Run) {
 	st := v.rv.Status()
 	info := render.Info{
 		DataPages: v.e.store.DataPages(),
@@ -45,7 +48,7 @@ func (v *View) renderInfo(privileged bool) render.Info {
 			return b[0], n == 1 && err == nil
 		}
 	}
-	return info
+	return info, st.InForce
 }
 
 // frameLabels replaces each physical frame number by its rank among the distinct frames, in
@@ -68,9 +71,9 @@ func frameLabels(frames []uint64) []uint64 {
 // MapText is the map file: the mapping drawn as text, for a reader who may see physical
 // frame numbers or not (renderInfo).
 func (v *View) MapText(privileged bool) []byte {
-	info := v.renderInfo(privileged)
+	info, runs := v.renderInfo(privileged)
 	var b bytes.Buffer
-	if err := render.Text(&b, v.rv.Runs(), info); err != nil {
+	if err := render.Text(&b, runs, info); err != nil {
 		return []byte("map: " + err.Error() + "\n")
 	}
 	return b.Bytes()
@@ -78,9 +81,9 @@ func (v *View) MapText(privileged bool) []byte {
 
 // MapSVG is map.svg: the same as a picture.
 func (v *View) MapSVG(privileged bool) []byte {
-	info := v.renderInfo(privileged)
+	info, runs := v.renderInfo(privileged)
 	var b bytes.Buffer
-	if err := render.SVG(&b, v.rv.Runs(), info); err != nil {
+	if err := render.SVG(&b, runs, info); err != nil {
 		return []byte("<!-- map.svg: " + err.Error() + " -->\n")
 	}
 	return b.Bytes()

@@ -29,15 +29,6 @@ const (
 // and the mount (store, views, web).
 func (v *View) Status() []Field {
 	st := v.rv.Status()
-	// The cost before Linux 4.0 needs the runs themselves (which pages are away from their
-	// linear place): taken from the same layout as st, read again if one was applied between.
-	cur := v.rv.State()
-	for range 3 {
-		if cur.Layouts == st.Layouts && cur.Pages == st.ViewPages {
-			break
-		}
-		st, cur = v.rv.Status(), v.rv.State()
-	}
 	v.mu.Lock()
 	lastErr := v.lastError
 	v.mu.Unlock()
@@ -63,7 +54,7 @@ func (v *View) Status() []Field {
 	// What the same view cost before Linux 4.0 (one VMA, the file offsets of the pages away from
 	// their linear place in the page table) beside what remap_file_pages costs it now (one VMA
 	// per run), as map draws it.
-	for _, kv := range render.KernelCost(cur.Runs).Keys() {
+	for _, kv := range render.KernelCost(st.InForce).Keys() {
 		f = append(f, Field{kv.Key, kv.Value})
 	}
 	f = append(f, []Field{
@@ -99,9 +90,17 @@ func (v *View) Status() []Field {
 
 // StatusText is the status file: one `key: value` per line (a list is joined by spaces,
 // "none" when empty).
-func (v *View) StatusText() []byte {
+func (v *View) StatusText() []byte { return StatusText(v.Status()) }
+
+// StatusJSON is status.json: the same keys as one JSON object, numbers as numbers, lists as
+// arrays.
+func (v *View) StatusJSON() []byte { return StatusJSON(v.Status()) }
+
+// StatusText writes fields as the status file does; a caller that shows both forms (the live
+// page) formats one Status with it and StatusJSON, so that the two agree.
+func StatusText(fields []Field) []byte {
 	var b bytes.Buffer
-	for _, f := range v.Status() {
+	for _, f := range fields {
 		val := f.Value
 		if list, ok := val.([]string); ok {
 			val = strings.Join(list, " ")
@@ -117,12 +116,11 @@ func (v *View) StatusText() []byte {
 	return b.Bytes()
 }
 
-// StatusJSON is status.json: the same keys as one JSON object, numbers as numbers, lists as
-// arrays.
-func (v *View) StatusJSON() []byte {
+// StatusJSON writes fields as status.json does.
+func StatusJSON(fields []Field) []byte {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, f := range v.Status() {
+	for i, f := range fields {
 		if i > 0 {
 			b.WriteByte(',')
 		}

@@ -58,15 +58,12 @@ type Snapshot struct {
 	Generation int64     // layouts applied to the view
 	Runs       []run.Run // the runs in force; shared and never modified: do not modify them
 	Pinned     bool      // a layout is in force (false: the identity that follows data)
-	ViewPages  int64
-	DataPages  int64 // the store's pages (the last one maybe partial)
 }
 
 // Snapshot returns what the view shows now.
 func (v *View) Snapshot() Snapshot {
 	st := v.rv.State()
-	ps := remapper.PageSize()
-	return Snapshot{Generation: st.Layouts, Runs: st.Runs, Pinned: !st.Identity, ViewPages: st.Pages, DataPages: (st.DataBytes + ps - 1) / ps}
+	return Snapshot{Generation: st.Layouts, Runs: st.Runs, Pinned: !st.Identity}
 }
 
 // Name is the view's name (MainView for the main view).

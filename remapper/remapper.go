@@ -39,7 +39,11 @@
 // Store makes, which tests replace to make them fail), syscall_linux.go.
 package remapper
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/nlfs/nlfs/run"
+)
 
 // Backend names the way a view is built.
 type Backend string
@@ -77,9 +81,10 @@ type Options struct {
 
 // Status describes a view in force.
 type Status struct {
-	Backend     Backend // backend serving the view now (never Auto)
-	Reason      string  // why that backend
-	Runs        int64   // runs (mappings) the view is made of
+	Backend     Backend   // backend serving the view now (never Auto)
+	Reason      string    // why that backend
+	Runs        int64     // runs (mappings) the view is made of
+	InForce     []run.Run // those runs, as Runs returns them: shared, never modified
 	ViewPages   int64
 	DataBytes   int64
 	VMAs        int64   // the kernel's VMAs now covering the view address range (0 for gather)

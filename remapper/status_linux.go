@@ -9,6 +9,7 @@ func (v *View) Status() Status {
 		Backend:   v.cur.backend,
 		Reason:    v.cur.reason,
 		Runs:      int64(len(v.cur.runs)),
+		InForce:   v.cur.runs,
 		ViewPages: v.cur.pages,
 		DataBytes: s.size,
 		ViewAddr:  uintptr(v.cur.base),

@@ -331,11 +331,10 @@ func (v *View) Runs() []run.Run {
 
 // State is what a view shows at one moment, read in one step.
 type State struct {
-	Runs      []run.Run // as Runs returns them: shared, never modified
-	Pages     int64     // the view's size in pages
-	Identity  bool      // the identity that follows the store's size
-	Layouts   int64     // layouts put in force so far
-	DataBytes int64     // the store's size
+	Runs     []run.Run // as Runs returns them: shared, never modified
+	Pages    int64     // the view's size in pages
+	Identity bool      // the identity that follows the store's size
+	Layouts  int64     // layouts put in force so far
 }
 
 // State returns the view's state: its runs, size, mode and layout count together, so that
@@ -344,7 +343,7 @@ func (v *View) State() State {
 	s := v.s
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return State{Runs: v.cur.runs, Pages: v.cur.pages, Identity: v.identity, Layouts: v.layouts, DataBytes: s.size}
+	return State{Runs: v.cur.runs, Pages: v.cur.pages, Identity: v.identity, Layouts: v.layouts}
 }
 
 // Closed reports whether the view was closed.

@@ -250,8 +250,13 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 	for _, k := range keys {
 		fa := p.files[k]
 		fr := fileReport{File: "view", View: k.view}
+		// A view's read and write are both told against one layout, looked up once.
+		var runs []run.Run
+		viewFound := false
 		if k.data {
 			fr.File = "data"
+		} else if v, ok := e.View(k.view); ok {
+			runs, viewFound = v.Snapshot().Runs, true
 		}
 		if read := fa.readPages; len(read) > 0 {
 			// Clipped again to the sizes of now, in case a file shrank since its size was
@@ -261,8 +266,7 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 				read = read.clip(e.DataPages())
 				op.Pages = read.pairs()
 				op.Store = op.Pages
-			} else if v, ok := e.View(k.view); ok {
-				runs := v.Snapshot().Runs
+			} else if viewFound {
 				read = read.clip(run.ViewPages(runs))
 				op.Pages = read.pairs()
 				var st spans
@@ -279,8 +283,8 @@ func (p *pending) reports(e *engine.Engine) []fileReport {
 		}
 		if len(fa.writePages) > 0 {
 			fr.Write = &opReport{Bytes: fa.writeBytes, Pages: fa.writePages.pairs(), Store: fa.writeStore.pairs()}
-			if v, ok := e.View(k.view); ok && !k.data {
-				fr.Write.Shows = showsInOrder(v.Snapshot().Runs, fa.writePages)
+			if viewFound {
+				fr.Write.Shows = showsInOrder(runs, fa.writePages)
 			}
 		}
 		out = append(out, fr)

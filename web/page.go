@@ -103,12 +103,13 @@ type statusRow struct{ Key, Value string }
 const vmasLines = 400
 
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, v *engine.View) {
+	status := v.Status() // gathered once: it reads the daemon's whole /proc/self/maps
 	st := pageState{
 		Style: s.page.style, Script: s.page.script,
 		View: v.Name(), Names: s.e.ViewNames(),
 		Picture:    inlineSVG(v.MapSVG(true)), // as GET /map.svg: the token is the mount owner's
-		StatusJSON: strings.TrimSpace(string(v.StatusJSON())),
-		Status:     statusRows(v.StatusText()),
+		StatusJSON: strings.TrimSpace(string(engine.StatusJSON(status))),
+		Status:     statusRows(engine.StatusText(status)),
 		Generation: v.Generation(),
 		Layout:     string(v.LayoutText()),
 		VMAs:       string(firstLines(v.VMAsText(), vmasLines)),
