@@ -9,7 +9,6 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/remapper"
-	"github.com/nlfs/nlfs/run"
 )
 
 // OfflineOptions configure PlanOffline.
@@ -63,11 +62,8 @@ func (o *Offline) WriteTo(dst *os.File) error {
 		o.written(0, total)
 		progress = func(n int64) { o.written(n, total) }
 	}
-	runs := o.layout.Runs
-	if o.layout.Identity {
-		runs = run.Identity(o.layout.Pages) // no entries: the view is the source, page for page
-	}
-	n, err := remapper.CopyRuns(dst, o.src, o.size, runs, progress)
+	// No entries: the view is the source, page for page.
+	n, err := remapper.CopyRuns(dst, o.src, o.size, o.layout.ViewRuns(), progress)
 	if progress != nil {
 		progress(n)
 	}

@@ -89,6 +89,15 @@ type Layout struct {
 	topAt pos
 }
 
+// ViewRuns is the view l shows, as runs: its Runs, or for the identity the Pages it was
+// checked against, page for page.
+func (l *Layout) ViewRuns() []run.Run {
+	if l.Identity {
+		return run.Identity(l.Pages)
+	}
+	return l.Runs
+}
+
 // Parse checks a whole layout text.
 func Parse(src []byte, lim Limits) (*Layout, error) {
 	p := NewParser(lim)

@@ -48,7 +48,7 @@ func Steps(src []byte, lim Limits) (*Layout, []Step, error) {
 		return nil, nil, p.tooMany
 	}
 	if l.Identity {
-		return l, []Step{{Runs: run.Identity(l.Pages)}}, nil
+		return l, []Step{{Runs: l.ViewRuns()}}, nil
 	}
 	if len(p.calls) == 0 {
 		steps, err := BuildSteps(l.Runs)

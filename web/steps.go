@@ -79,18 +79,11 @@ func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
 	for i, st := range steps {
 		a.Steps[i] = stepInfo{Call: "start", VMAs: len(st.Runs), Before: before[i]}
 		if i == 0 {
-			a.Steps[i].Change = "the calls start from " + vmaWord(len(st.Runs))
+			a.Steps[i].Change = "the calls start from " + render.Plural(int64(len(st.Runs)), "VMA")
 			continue
 		}
 		a.Steps[i].Call = "remap " + strconv.FormatInt(st.View, 10) + " " + strconv.FormatInt(st.Count, 10) + " " + strconv.FormatInt(st.File, 10)
 		a.Steps[i].Change = render.StepChange(steps[i-1].Runs, st.Runs, st)
 	}
 	replyJSON(w, a)
-}
-
-func vmaWord(n int) string {
-	if n == 1 {
-		return "1 VMA"
-	}
-	return strconv.Itoa(n) + " VMAs"
 }

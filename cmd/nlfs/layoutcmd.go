@@ -12,7 +12,6 @@ import (
 
 	"github.com/nlfs/nlfs/layout"
 	"github.com/nlfs/nlfs/layout/render"
-	"github.com/nlfs/nlfs/run"
 )
 
 func newLayoutCmd(stdout io.Writer) *cobra.Command {
@@ -115,10 +114,7 @@ func layoutFile(sub, name string, pages, maxView int64, how drawing, stdout io.W
 		}
 		return usageErrorf("layout %s: %s has no entries (the identity): give --pages N to draw it", sub, quote(name))
 	}
-	runs := l.Runs
-	if l.Identity {
-		runs = run.Identity(l.Pages)
-	}
+	runs := l.ViewRuns()
 	switch sub {
 	case "check":
 		fmt.Fprintf(stdout, "%s: ok: %d view pages in %d runs\n", quote(name), l.Pages, len(runs))

@@ -92,8 +92,8 @@ func (c Cost) Keys() []KeyValue {
 	}
 }
 
-// plural is "1 VMA", "3 VMAs".
-func plural(n int64, word string) string {
+// Plural is "1 VMA", "3 VMAs": n and word, with an s unless n is 1.
+func Plural(n int64, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
@@ -109,7 +109,7 @@ func costBefore(c Cost, sticky bool) string {
 		return "no VMA: the view is empty"
 	case c.Nonlinear():
 		return fmt.Sprintf("1 VMA, nonlinear. %s: the page-table entries (PTEs) of the view pages away from their linear place ("+glued("store page N")+" at "+glued("view page N")+") held their file offsets",
-			plural(c.PTEOffsetsBefore4, "file PTE"))
+			Plural(c.PTEOffsetsBefore4, "file PTE"))
 	case sticky:
 		return "1 VMA, still nonlinear: VM_NONLINEAR stayed set until the mapping was unmapped; every page is back in its linear place, so no PTE needs to hold an offset"
 	}
@@ -187,7 +187,7 @@ func writeCost(b *bytes.Buffer, before string, more []string, since string) {
 // costSince says what it costs since 4.0; kernel tells whether the VMAs are the ones vmas lists,
 // and backend which backend serves the view ("" when unknown).
 func costSince(c Cost, kernel bool, backend string) string {
-	s := plural(c.VMAsSince4, "VMA") + ", one per run"
+	s := Plural(c.VMAsSince4, "VMA") + ", one per run"
 	switch {
 	case kernel:
 		s += ", as vmas lists them"

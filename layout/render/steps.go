@@ -38,7 +38,7 @@ func stepChange(before, after []run.Run, s layout.Step) (what, vmas string) {
 	n0, n1 := len(before), len(after)
 	pages := run.ViewPages(after)
 	if stepSame(before, after) {
-		return what, "as before, still " + vmaCount(n1)
+		return what, "as before, still " + Plural(int64(n1), "VMA")
 	}
 	starts0, starts1 := stepStarts(before), stepStarts(after)
 	end := s.View + s.Count
@@ -74,21 +74,7 @@ func stepChange(before, after []run.Run, s layout.Step) (what, vmas string) {
 	if len(how) == 0 {
 		how = append(how, "the VMA there replaced")
 	}
-	return what, fmt.Sprintf("%s -> %d (%s)", vmaCount(n0), n1, strings.Join(how, "; "))
-}
-
-func callCount(n int) string {
-	if n == 1 {
-		return "1 remap call"
-	}
-	return strconv.Itoa(n) + " remap calls"
-}
-
-func vmaCount(n int) string {
-	if n == 1 {
-		return "1 VMA"
-	}
-	return strconv.Itoa(n) + " VMAs"
+	return what, fmt.Sprintf("%s -> %d (%s)", Plural(int64(n0), "VMA"), n1, strings.Join(how, "; "))
 }
 
 func stepSame(a, b []run.Run) bool {
@@ -136,14 +122,14 @@ func stepLabel(s layout.Step) string {
 func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
 	for i, s := range steps {
 		if i == 0 {
-			since = append(since, vmaCount(len(s.Runs)))
+			since = append(since, Plural(int64(len(s.Runs)), "VMA"))
 			c := KernelCost(s.Runs)
 			nonlinear = c.Nonlinear()
 			switch {
 			case c.VMAsBefore4 == 0:
 				before = append(before, "no VMA")
 			case nonlinear:
-				before = append(before, fmt.Sprintf("1 VMA, nonlinear, with %s (the page list, as its calls leave it)", plural(c.PTEOffsetsBefore4, "file PTE")))
+				before = append(before, fmt.Sprintf("1 VMA, nonlinear, with %s (the page list, as its calls leave it)", Plural(c.PTEOffsetsBefore4, "file PTE")))
 			default:
 				before = append(before, "1 VMA, linear")
 			}
@@ -151,7 +137,7 @@ func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
 		}
 		_, v := stepChange(steps[i-1].Runs, s.Runs, s)
 		since = append(since, v)
-		wrote := "; the call wrote " + plural(s.Count, "file PTE")
+		wrote := "; the call wrote " + Plural(s.Count, "file PTE")
 		switch {
 		case !nonlinear && s.File == s.View:
 			before = append(before, "1 VMA, still linear: the call did nothing, its pages were in place")
@@ -185,7 +171,7 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	pages := run.ViewPages(steps[0].Runs)
 	calls := len(steps) - 1
-	fmt.Fprintf(&b, "the view after each of %s, made in order on one mapping\n", callCount(calls))
+	fmt.Fprintf(&b, "the view after each of %s, made in order on one mapping\n", Plural(int64(calls), "remap call"))
 	if calls > 0 && steps[1].Line == 0 {
 		b.WriteString("(a page list has no calls of its own: these are the calls that build it, as nlfs\n")
 		b.WriteString("makes them: the store mapped in order, then one call per run not in place)\n")
@@ -235,7 +221,7 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	last := steps[len(steps)-1].Runs
 	c := KernelCost(last)
-	fmt.Fprintf(&b, "\nafter %s, the same view before Linux 4.0 and since:\n", callCount(calls))
+	fmt.Fprintf(&b, "\nafter %s, the same view before Linux 4.0 and since:\n", Plural(int64(calls), "remap call"))
 	end, more := costBefore(c, sticky), []string(nil)
 	switch {
 	case !c.Nonlinear():
@@ -283,7 +269,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	calls := max(len(steps)-1, 0)
 	// Titled as map.svg is ("nlfs map: N view pages, ..."), which is what it is, step by step.
-	title := fmt.Sprintf("nlfs map: %s, step by step: the view after each of %s", plural(pages, "view page"), callCount(calls))
+	title := fmt.Sprintf("nlfs map: %s, step by step: the view after each of %s", Plural(pages, "view page"), Plural(int64(calls), "remap call"))
 	sub := "the view after each call, made in order on one mapping; what each call cost the kernel since Linux 4.0, and before"
 	if calls > 0 && steps[1].Line == 0 {
 		sub = "a page list has no calls of its own: the calls that build it (the store mapped in order, then one call per run not in place); their cost since Linux 4.0, and before"
@@ -391,7 +377,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 		s.text(right, y+23, `font-size="11" fill="`+svgLink+`"`, since[i])
 		s.text(right, y+36, `font-size="11" fill="`+svgOld+`"`, before[i])
 	}
-	s.text(svgMargin, endY, `font-weight="bold"`, fmt.Sprintf("after %s, the same view before Linux 4.0 and since", callCount(calls)))
+	s.text(svgMargin, endY, `font-weight="bold"`, fmt.Sprintf("after %s, the same view before Linux 4.0 and since", Plural(int64(calls), "remap call")))
 	if drawEnd {
 		shows := run.Pages(last)
 		y := endY + 12

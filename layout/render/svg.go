@@ -123,9 +123,9 @@ func svgTitle(st *mapStats, info Info) string {
 	if st.viewPages == 0 {
 		return "nlfs map: empty view"
 	}
-	t := fmt.Sprintf("nlfs map: %s in %s", plural(st.viewPages, "view page"), plural(int64(st.runs), "run"))
+	t := fmt.Sprintf("nlfs map: %s in %s", Plural(st.viewPages, "view page"), Plural(int64(st.runs), "run"))
 	if info.VMAs >= 0 {
-		t += ", " + plural(info.VMAs, "VMA")
+		t += ", " + Plural(info.VMAs, "VMA")
 	}
 	return t
 }
