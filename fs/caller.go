@@ -6,10 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/moby/sys/mountinfo"
+	"github.com/nlfs/nlfs/internal/procstat"
 )
 
 // What /proc tells of the process a request comes from: whether the layout file it closes a
@@ -82,19 +82,9 @@ func holds(pid uint32, mnt, ino uint64, pos int64) bool {
 
 func procDir(pid uint32) string { return "/proc/" + strconv.FormatUint(uint64(pid), 10) }
 
-// statFields returns the fields of /proc/PID/stat after the command name (which may hold
-// spaces): fields[0] is the state, field N of proc(5) is fields[N-3]. Nil if unreadable.
-func statFields(pid uint32) []string {
-	b, err := os.ReadFile(procDir(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(b[i+1:]))
-}
+// statFields returns the fields of /proc/PID/stat after the command name: fields[0] is the
+// state, field N of proc(5) is fields[N-3]. Nil if unreadable.
+func statFields(pid uint32) []string { return procstat.Fields(int(pid)) }
 
 // parentOf returns the parent of process pid (0 if unknown).
 func parentOf(pid uint32) uint32 {

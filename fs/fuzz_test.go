@@ -24,6 +24,7 @@ import (
 
 	"github.com/nlfs/nlfs/engine"
 
+	"github.com/nlfs/nlfs/internal/fusectl"
 	"github.com/nlfs/nlfs/internal/fusetest"
 	"github.com/nlfs/nlfs/internal/testenv"
 	"github.com/nlfs/nlfs/run"
@@ -100,7 +101,7 @@ func (s *sharedMount) get(opts engine.Options) (string, error) {
 // abort aborts the mount's FUSE connection: every request fails at once.
 func (s *sharedMount) abort() {
 	if s.conn != 0 {
-		os.WriteFile(fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", s.conn), []byte("1"), 0)
+		fusectl.Abort(s.conn)
 	}
 }
 
@@ -366,11 +367,10 @@ func checkLayoutWrite(t *testing.T, mnt string, text, chunks []byte) mountState 
 // fsync waits for them): for a mount nothing else uses, that is once the asynchronous
 // RELEASE of a file closed before is over, with all it did.
 func (s *sharedMount) settle(t *testing.T) {
-	const dir = "/sys/fs/fuse/connections"
-	if entries, _ := os.ReadDir(dir); len(entries) == 0 {
-		_ = unix.Mount("fusectl", dir, "fusectl", 0, "")
+	waiting, err := fusectl.Path(s.conn, "waiting")
+	if err != nil {
+		t.Fatalf("settle: %v", err)
 	}
-	waiting := fmt.Sprintf("%s/%d/waiting", dir, s.conn)
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		b, err := os.ReadFile(waiting)
 		if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nlfs/nlfs/internal/procstat"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,14 +147,13 @@ func wedgedMessage(mnt string, pid int) string {
 // processState says what process pid is doing, from /proc/PID/stat, as far as it explains a
 // daemon that does not answer.
 func processState(pid int) string {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if i := bytes.LastIndexByte(stat, ')'); err == nil && i >= 0 && i+2 < len(stat) {
-		switch stat[i+2] {
-		case 'T':
+	if f := procstat.Fields(pid); len(f) > 0 {
+		switch f[0] {
+		case "T":
 			return fmt.Sprintf("it is stopped: kill -CONT %d resumes it", pid)
-		case 't':
+		case "t":
 			return "it is stopped by a debugger"
-		case 'D':
+		case "D":
 			return "it waits in the kernel"
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/nlfs/nlfs/internal/procstat"
 )
 
 // A daemon is found through its pid file, never by guessing from command
@@ -129,16 +130,10 @@ func findDaemon(mnt string) int {
 // startTime returns when process pid started, in clock ticks since boot
 // (field 22 of /proc/PID/stat); a zombie counts as gone.
 func startTime(pid int) (uint64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+	fields := procstat.Fields(pid)
+	if fields == nil {
+		return 0, fmt.Errorf("process %d: %w", pid, os.ErrNotExist)
 	}
-	// The command name (field 2) is in parentheses and may hold anything.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(string(stat[i+1:]))
 	if len(fields) < 20 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	"github.com/nlfs/nlfs/internal/fusectl"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func newUmountCmd() *cobra.Command {
@@ -105,7 +105,7 @@ func umountForce(mnt string) error {
 	}
 	pid := findDaemon(mnt)
 	start, _ := startTime(pid)
-	abortErr := abortConnection(m.Minor)
+	abortErr := fusectl.Abort(uint32(m.Minor))
 	if err := detach(mnt); err != nil && !errors.Is(err, syscall.EINVAL) { // EINVAL: gone already
 		return mountpointErrorf("unmount %s: %v", quote(mnt), err)
 	}
@@ -127,25 +127,6 @@ func umountForce(mnt string) error {
 	}
 	if abortErr != nil && pid == 0 {
 		return fmt.Errorf("detached %s, but no daemon is known and its FUSE connection could not be aborted: %v", quote(mnt), abortErr)
-	}
-	return nil
-}
-
-// abortConnection aborts FUSE connection conn (the mount's device minor) through fusectl,
-// mounted on /sys/fs/fuse/connections first if it is not.
-func abortConnection(conn int) error {
-	const dir = "/sys/fs/fuse/connections"
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) == 0 {
-		if err := unix.Mount("fusectl", dir, "fusectl", 0, ""); err != nil {
-			return fmt.Errorf("mount fusectl on %s: %w", dir, err)
-		}
-	}
-	abort := fmt.Sprintf("%s/%d/abort", dir, conn)
-	if _, err := os.Stat(filepath.Dir(abort)); errors.Is(err, os.ErrNotExist) {
-		return nil // the connection is gone already: its daemon died
-	}
-	if err := os.WriteFile(abort, []byte("1"), 0); err != nil {
-		return fmt.Errorf("write %s: %w", abort, unwrapPath(err))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nlfs/nlfs/engine"
+	"github.com/nlfs/nlfs/internal/fusectl"
 	"github.com/nlfs/nlfs/internal/testenv"
 )
 
@@ -116,11 +117,7 @@ func AbortMount(mnt string) error {
 	if !ok {
 		return fmt.Errorf("no connection recorded for %s", mnt)
 	}
-	const dir = "/sys/fs/fuse/connections"
-	if entries, _ := os.ReadDir(dir); len(entries) == 0 {
-		_ = unix.Mount("fusectl", dir, "fusectl", 0, "")
-	}
-	return os.WriteFile(fmt.Sprintf("%s/%d/abort", dir, conn), []byte("1"), 0)
+	return fusectl.Abort(conn.(uint32))
 }
 
 // Watchdog fails the test, and aborts the mount's FUSE connection, if stop is not called

@@ -22,6 +22,10 @@ var forbidden = map[string][]string{
 	// The test helpers: package fs's own tests use fusetest, every package's tests testenv.
 	"internal/fusetest": {module + "fs", module + "web", module + "cmd"},
 	"internal/testenv":  {module},
+	// Small helpers of the product's own: they stand below every layer.
+	"internal/fusectl":    {module},
+	"internal/procstat":   {module},
+	"internal/shellquote": {module},
 }
 
 func TestLayering(t *testing.T) {
