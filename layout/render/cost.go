@@ -119,14 +119,14 @@ func costBefore(c Cost, sticky bool) string {
 // pteRowNote explains the row of file PTEs drawn under the before-4.0 VMA.
 const pteRowNote = "row file PTE: the offsets held, in store pages; -: a page in place"
 
-// pteCells are the cells of the row of file PTEs: the store page a view page away from its
-// linear place shows, "-" for one in place.
-func pteCells(pages []int64) []string {
+// pteCells are the cells of the row of file PTEs of view pages from, from+1, …: the store
+// page a view page away from its linear place shows, "-" for one in place.
+func pteCells(pages []int64, from int64) []string {
 	cells := make([]string, len(pages))
-	for v, f := range pages {
-		cells[v] = "-"
-		if awayFromPlace(int64(v), f) {
-			cells[v] = strconv.FormatInt(f, 10)
+	for i, f := range pages {
+		cells[i] = "-"
+		if awayFromPlace(from+int64(i), f) {
+			cells[i] = strconv.FormatInt(f, 10)
 		}
 	}
 	return cells
@@ -224,23 +224,16 @@ func pageEnds(runs []run.Run, n, m int) (head, tail []int64) {
 	return head, tail
 }
 
+// pteColumnIntro introduces pteColumn after what a large view cost before 4.0.
+const pteColumnIntro = "; from view page 0, the offsets they held, in store pages (-: in place, none):"
+
 // pteColumn writes what a large view's page-table entries held before 4.0, bounded: the file
 // offsets (in store pages) of its first and last view pages, "-" for a page in its linear place.
 func pteColumn(runs []run.Run) string {
-	total := run.ViewPages(runs)
 	head, tail := pageEnds(runs, 8, 4)
-	words := func(pages []int64, from int64) string {
-		s := make([]string, len(pages))
-		for i, p := range pages {
-			s[i] = "-"
-			if awayFromPlace(from+int64(i), p) {
-				s[i] = strconv.FormatInt(p, 10)
-			}
-		}
-		return strings.Join(s, " ")
+	s := strings.Join(pteCells(head, 0), " ")
+	if tail != nil {
+		s += " … " + strings.Join(pteCells(tail, run.ViewPages(runs)-int64(len(tail))), " ")
 	}
-	if tail == nil {
-		return words(head, 0)
-	}
-	return words(head, 0) + " … " + words(tail, total-int64(len(tail)))
+	return s
 }

@@ -347,7 +347,7 @@ func textCostSmall(b *bytes.Buffer, pages []int64, since gridRow, kernel bool, s
 			old.cells = append(old.cells, since.cells[v])
 		}
 		since.label = "since 4.0"
-		writeGrid(b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(pages)}, since}, cw, gridLabel)
+		writeGrid(b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(pages, 0)}, since}, cw, gridLabel)
 		before += " (" + pteRowNote + ")"
 	}
 	writeCost(b, before, nil, costSince(c, kernel, info.Backend))

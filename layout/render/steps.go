@@ -230,10 +230,10 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 		for k := range old.boxes {
 			old.boxes[k] = 0
 		}
-		writeGrid(&b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(run.Pages(last))}, stepRow("since 4.0", last)}, cw, label)
+		writeGrid(&b, []gridRow{numbers, old, {label: "file PTE", cells: pteCells(run.Pages(last), 0)}, stepRow("since 4.0", last)}, cw, label)
 		end += " (" + pteRowNote + ")"
 	default:
-		end += "; from view page 0, the offsets they held, in store pages (-: in place, none):"
+		end += pteColumnIntro
 		more = []string{pteColumn(last)}
 	}
 	writeCost(&b, end, more, costSince(c, false, info.Backend))
@@ -314,7 +314,7 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	case drawEnd:
 		endBefore += " (" + pteRowNote + ")"
 	case cost.Nonlinear():
-		endBefore += "; from view page 0, the offsets they held, in store pages (-: in place, none): " + pteColumn(last)
+		endBefore += pteColumnIntro + " " + pteColumn(last)
 	}
 	endLines := wrapWords("before 4.0: "+endBefore, 130)
 	endSince := "since 4.0: " + costSince(cost, false, info.Backend)

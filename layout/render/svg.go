@@ -206,7 +206,7 @@ func (s *svgDoc) large(runs []run.Run, st *mapStats, info Info) {
 	// Under the plot: what the view costs the kernel before Linux 4.0 and since, then the legend.
 	before := costBefore(st.cost, false)
 	if st.cost.Nonlinear() {
-		before += "; from view page 0, the offsets they held, in store pages (-: in place, none): " + pteColumn(runs)
+		before += pteColumnIntro + " " + pteColumn(runs)
 	}
 	cost := wrapWords("before Linux 4.0: "+before, 120)
 	for i := 1; i < len(cost); i++ {

@@ -448,7 +448,7 @@ func textCostLarge(b *bytes.Buffer, runs []run.Run, st *mapStats, info Info) {
 	b.WriteString("the same view before Linux 4.0 and since:\n")
 	before, more := costBefore(c, false), []string(nil)
 	if c.Nonlinear() {
-		before += "; from view page 0, the offsets they held, in store pages (-: in place, none):"
+		before += pteColumnIntro
 		more = []string{pteColumn(runs)}
 	}
 	writeCost(b, before, more, costSince(c, false, info.Backend))
