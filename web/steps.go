@@ -30,7 +30,7 @@ type stepsAnswer struct {
 // stepInfo is one step, in words, for the player's caption.
 type stepInfo struct {
 	Call   string `json:"call"`   // "start", or the call as a layout line: "remap VIEWPAGE NPAGES PGOFF"
-	Change string `json:"change"` // what the call did to the VMAs (render.StepChange), or where the calls start
+	Change string `json:"change"` // what the call did to the VMAs (render.StepWords), or where the calls start
 	VMAs   int    `json:"vmas"`   // the VMAs the view holds after it since Linux 4.0: one per run
 	Before string `json:"before"` // what the calls up to it did to the one VMA before Linux 4.0, as the drawing says
 }
@@ -75,7 +75,7 @@ func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
 		return
 	}
 	a := stepsAnswer{SVG: b.String(), Steps: make([]stepInfo, len(steps))}
-	before := render.StepsBefore(steps)
+	change, before := render.StepWords(steps)
 	for i, st := range steps {
 		a.Steps[i] = stepInfo{Call: "start", VMAs: len(st.Runs), Before: before[i]}
 		if i == 0 {
@@ -83,7 +83,7 @@ func (s *Server) replySteps(w http.ResponseWriter, steps []layout.Step) {
 			continue
 		}
 		a.Steps[i].Call = "remap " + strconv.FormatInt(st.View, 10) + " " + strconv.FormatInt(st.Count, 10) + " " + strconv.FormatInt(st.File, 10)
-		a.Steps[i].Change = render.StepChange(steps[i-1].Runs, st.Runs, st)
+		a.Steps[i].Change = change[i]
 	}
 	replyJSON(w, a)
 }

@@ -605,7 +605,8 @@ func TestRenderStepsGolden(t *testing.T) {
 	}
 }
 
-// TestRenderStepChange pins what each kind of call is said to do to the VMAs.
+// TestRenderStepChange pins what each kind of call is said to do to the VMAs (as StepWords and
+// the drawings of the steps say it).
 func TestRenderStepChange(t *testing.T) {
 	for _, c := range []struct {
 		start string
@@ -625,7 +626,8 @@ func TestRenderStepChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := layout.RemapRuns(l.Runs, c.call.View, c.call.Count, c.call.File)
-		if got := StepChange(l.Runs, after, c.call); got != c.want {
+		what, vmas := stepChange(l.Runs, after, c.call)
+		if got := what + ": " + vmas; got != c.want {
 			t.Errorf("%s then remap %d %d %d:\n got %s\nwant %s", c.start, c.call.View, c.call.Count, c.call.File, got, c.want)
 		}
 	}

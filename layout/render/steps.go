@@ -21,14 +21,9 @@ import (
 // here are what the kernel would hold (a test in cmd/nlfs makes the calls and reads /proc/self/maps
 // after each).
 
-// StepChange says what one call did to the VMAs: the view pages it remapped, the VMA counts before
-// and after (one per run), and where old VMAs were split and the new one merged.
-func StepChange(before, after []run.Run, s layout.Step) string {
-	what, vmas := stepChange(before, after, s)
-	return what + ": " + vmas
-}
-
-// stepChange is StepChange in two parts: what the call shows, and what it did to the VMAs.
+// stepChange says what one call did: what it shows (the view pages it remapped), and what it did
+// to the VMAs (the counts before and after, one per run, and where old VMAs were split and the
+// new one merged).
 func stepChange(before, after []run.Run, s layout.Step) (what, vmas string) {
 	if s.Count == 1 {
 		what = fmt.Sprintf("view page %d shows store page %d", s.View, s.File)
@@ -114,14 +109,15 @@ func stepLabel(s layout.Step) string {
 	return fmt.Sprintf("remap %d %d %d", s.View, s.Count, s.File)
 }
 
-// stepCosts says, for each step, what it cost the kernel since Linux 4.0 (the VMAs split and
-// merged) and before (one VMA throughout; what the call did to it), and whether the VMA is
-// nonlinear after the last one. Before 4.0 (mm/fremap.c, see cost.go) a call on a VMA not yet
+// stepCosts says, for each step, what it shows (stepStart, then stepChange's what), what it cost
+// the kernel since Linux 4.0 (the VMAs split and merged) and before (one VMA throughout; what the
+// call did to it), and whether the VMA is nonlinear after the last one. Before 4.0 (mm/fremap.c, see cost.go) a call on a VMA not yet
 // nonlinear whose first page was already in its linear place did nothing; any other call made the
 // VMA nonlinear for good and wrote a file PTE for each page of its range (install_file_pte).
-func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
+func stepCosts(steps []layout.Step) (what, since, before []string, nonlinear bool) {
 	for i, s := range steps {
 		if i == 0 {
+			what = append(what, stepStart(s.Runs))
 			since = append(since, Plural(int64(len(s.Runs)), "VMA"))
 			c := KernelCost(s.Runs)
 			nonlinear = c.Nonlinear()
@@ -135,8 +131,8 @@ func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
 			}
 			continue
 		}
-		_, v := stepChange(steps[i-1].Runs, s.Runs, s)
-		since = append(since, v)
+		w, v := stepChange(steps[i-1].Runs, s.Runs, s)
+		what, since = append(what, w), append(since, v)
 		wrote := "; the call wrote " + Plural(s.Count, "file PTE")
 		switch {
 		case !nonlinear && s.File == s.View:
@@ -148,14 +144,20 @@ func stepCosts(steps []layout.Step) (since, before []string, nonlinear bool) {
 			before = append(before, "1 VMA, nonlinear"+wrote)
 		}
 	}
-	return since, before, nonlinear
+	return what, since, before, nonlinear
 }
 
-// StepsBefore says, for each step, what the calls up to it did to the one VMA before Linux 4.0,
-// as the drawings of the steps say it.
-func StepsBefore(steps []layout.Step) []string {
-	_, before, _ := stepCosts(steps)
-	return before
+// StepWords says, for each step after the first, what its call did to the VMAs (the view pages
+// it remapped, then the VMA counts before and after and where VMAs were split and merged), and
+// for each step what the calls up to it did to the one VMA before Linux 4.0, as the drawings of
+// the steps say them. change[0] is empty: the first step is where the calls start.
+func StepWords(steps []layout.Step) (change, before []string) {
+	what, since, before, _ := stepCosts(steps)
+	change = make([]string, len(steps))
+	for i := 1; i < len(steps); i++ {
+		change[i] = what[i] + ": " + since[i]
+	}
+	return change, before
 }
 
 // StepsText draws steps (from layout.Steps) as text: for a view of at most SmallView pages, each
@@ -197,15 +199,11 @@ func StepsText(w io.Writer, steps []layout.Step, info Info) error {
 	if small {
 		writeGrid(&b, []gridRow{numbers}, cw, label)
 	}
-	since, before, sticky := stepCosts(steps)
+	what, since, before, sticky := stepCosts(steps)
 	for i, s := range steps {
-		what := stepStart(s.Runs)
-		if i > 0 {
-			what, _ = stepChange(steps[i-1].Runs, s.Runs, s)
-		}
 		// The sentences first, then the view it leaves: a description beside the row would not
 		// fit in 80 columns.
-		fmt.Fprintf(&b, "%s: %s\n  since 4.0:  %s\n  before 4.0: %s\n", stepLabel(s), what, since[i], before[i])
+		fmt.Fprintf(&b, "%s: %s\n  since 4.0:  %s\n  before 4.0: %s\n", stepLabel(s), what[i], since[i], before[i])
 		if !small {
 			continue
 		}
@@ -283,15 +281,9 @@ func StepsSVG(w io.Writer, steps []layout.Step, info Info) error {
 	}
 	cell := max(28, float64(8*digits+10))
 	labelW := svgTextWidth("before 4.0", svgCharMono)
-	whats := make([]string, len(steps))
-	since, before, sticky := stepCosts(steps)
+	whats, since, before, sticky := stepCosts(steps)
 	for i, st := range steps {
 		labelW = max(labelW, svgTextWidth(stepLabel(st), svgCharMono))
-		if i == 0 {
-			whats[i] = stepStart(st.Runs)
-		} else {
-			whats[i], _ = stepChange(steps[i-1].Runs, st.Runs, st)
-		}
 		since[i] = "since 4.0: " + since[i]
 		before[i] = "before 4.0: " + before[i]
 	}
