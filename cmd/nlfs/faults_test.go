@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nlfs/nlfs/internal/shellquote"
 )
 
 // client is a shell process working on a mount; its output is collected.
@@ -225,14 +228,23 @@ func TestKill9DuringLayoutWrite(t *testing.T) {
 // second SIGTERM ends it, and the reader's next read fails instead of hanging.
 func TestSIGTERMWithViewOpen(t *testing.T) {
 	dir, pid := mountDir(t, "--pages", "4")
-	c := startClient(t, dir, `exec 3<"$1/view"; echo started; n=0
-		while dd bs=4096 count=1 skip=$((n % 4)) status=none <&3 >/dev/null; do n=$((n+1)); [ $n = 3 ] && echo "reading" >&2; [ $n = 300 ] && echo "still reading" >&2; sleep 0.01; done
+	// The reader counts its reads from the moment the test says the mount is detached (the
+	// file detached exists), so that "still reading" means 20 reads served after the detach,
+	// however slowly a loaded machine forks dd.
+	detached := filepath.Join(t.TempDir(), "detached")
+	c := startClient(t, dir, `exec 3<"$1/view"; echo started; n=0; after=0
+		while dd bs=4096 count=1 skip=$((n % 4)) status=none <&3 >/dev/null; do n=$((n+1)); [ $n = 3 ] && echo "reading" >&2
+			if [ -e `+shellquote.Quote(detached)+` ]; then after=$((after+1)); [ $after = 20 ] && echo "still reading" >&2; fi
+			sleep 0.01; done
 		echo "read failed" >&2`)
 	waitFor(t, "the reader's third read", 10*time.Second, func() bool { return strings.Contains(c.stderr.String(), "reading") })
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the busy mount detached", 10*time.Second, func() bool { return !isMounted(dir) })
+	if err := os.WriteFile(detached, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the reader reading on, served by the detached daemon", 20*time.Second, func() bool { return strings.Contains(c.stderr.String(), "still reading") })
 	if processGone(pid, 0) {
 		t.Fatal("the daemon left while a reader held its mount's view")
