@@ -107,6 +107,13 @@ func TestStoppedDaemon(t *testing.T) {
 			t.Errorf("nlfs mount took %v to refuse the mountpoint", took)
 		}
 
+		// nlfs web reads a file of the mount: it asks the daemon first, and says so too.
+		r, took = timedNlfs(t, dir, "web", dir)
+		checkOneLine(t, r, exitDaemon, fmt.Sprintf("the daemon serving %s (pid %d) does not answer", dir, pid))
+		if took > 10*time.Second {
+			t.Errorf("nlfs web took %v to say the daemon does not answer", took)
+		}
+
 		r, took = timedNlfs(t, dir, "umount", "--force", dir)
 		if r.code != 0 {
 			t.Fatalf("nlfs umount --force: exit %d: %s", r.code, r.stderr)
@@ -164,11 +171,13 @@ func TestStoppedDaemon(t *testing.T) {
 	})
 }
 
-// TestForceDeadMount: --force also ends a mount whose daemon is already gone.
+// TestForceDeadMount: --force also ends a mount whose daemon is already gone (and nlfs web
+// says it is gone).
 func TestForceDeadMount(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir, pid := mountDir(t, "--pages", "1")
 	kill9(t, pid)
+	checkOneLine(t, nlfs(t, "", "web", dir), exitMountpoint, "no daemon serves "+dir+" any more (it was killed); remove the mount with: nlfs umount "+dir)
 	if r := nlfs(t, "", "umount", "--force", dir); r.code != 0 || isMounted(dir) {
 		t.Errorf("--force of a dead mount: exit %d, %s; mounted after: %v", r.code, r.stderr, isMounted(dir))
 	}

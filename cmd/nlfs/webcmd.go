@@ -38,6 +38,14 @@ func webAddress(mountpoint string, open bool, stdout io.Writer) error {
 	if m, ok := mountAt(mnt); !ok || m.FSType != nlfsType {
 		return mountpointErrorf("%s is not an nlfs mount", quote(mnt))
 	}
+	// A read of the file web from a daemon that does not answer would never return: a child
+	// asks first (probeMount), as nlfs umount and mount do.
+	switch state, _ := probeMount(mnt); state {
+	case mountWedged:
+		return &exitError{exitDaemon, errors.New(wedgedMessage(mnt, findDaemon(mnt)))}
+	case mountDead:
+		return mountpointErrorf("no daemon serves %s any more (it was killed); remove the mount with: nlfs umount %s", quote(mnt), quote(mnt))
+	}
 	b, err := os.ReadFile(filepath.Join(mnt, "web"))
 	if errors.Is(err, os.ErrNotExist) {
 		return mountpointErrorf("%s has no live page: mount it with --http ADDR (e.g. --http 127.0.0.1:0)", quote(mnt))
