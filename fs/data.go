@@ -103,11 +103,17 @@ func (n *dataNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 }
 
 // Setattr resizes data (truncate) and sets its time (touch); a mode or owner change is
-// refused.
+// refused. Of a read-only store, both are refused with EROFS: its data is the source's, time
+// included.
 func (n *dataNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	modeOrOwner, times := attrChange(in)
 	if modeOrOwner {
 		return syscall.EPERM
+	}
+	if _, resize := in.GetSize(); resize || times {
+		if err := n.root.e.Writable(); err != nil {
+			return toErrno(err)
+		}
 	}
 	if times {
 		mtime, ok := in.GetMTime()

@@ -80,12 +80,16 @@ func (n *viewNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.A
 
 // Setattr accepts a truncate to the view's own size (what `> view` and
 // O_TRUNC amount to when nothing is to change) and refuses any other: the
-// view's size is the layout's business.
+// view's size is the layout's business. Of a read-only store, a truncate is
+// refused with EROFS, as a write is.
 func (n *viewNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if errno := refuseAttrChange(in); errno != 0 {
 		return errno
 	}
 	if size, ok := in.GetSize(); ok {
+		if err := n.root.e.Writable(); err != nil {
+			return toErrno(err)
+		}
 		if err := n.v.TruncateView(int64(size)); err != nil {
 			return toErrno(err)
 		}

@@ -47,15 +47,18 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(interrupted)
 	// With --web the demo ends by waiting for Ctrl-C: that one is the way out, not an
-	// interruption.
-	var waiting atomic.Bool
+	// interruption. The demo's commands run in a process group of their own, which Ctrl-C at
+	// the terminal does not reach: the interrupt is the demo's alone to handle, and its exit
+	// code is 130 however far the demo had got (a command that died of it would fail the demo
+	// with "signal: interrupt" instead, racing the handler).
+	var waiting, interruptedNow atomic.Bool
 	stop := make(chan struct{})
 	cleanup := func() {
 		s.mu.Lock()
 		dir, temps, shell := s.dir, s.temps, s.shell
 		s.mu.Unlock()
 		if shell != nil && shell.Process != nil {
-			shell.Process.Kill()
+			syscall.Kill(-shell.Process.Pid, syscall.SIGKILL) // its process group: bash and what it runs
 		}
 		for _, t := range temps {
 			os.Remove(t)
@@ -78,21 +81,25 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 				close(stop)
 				return
 			}
+			interruptedNow.Store(true)
 			cleanup()
 			os.RemoveAll(bin)
 			os.Exit(130)
 		}
 	}()
 
+	defer func() {
+		switch {
+		case err != nil && interruptedNow.Load():
+			select {} // a command failed as the handler ended it: the handler cleans up and exits 130
+		case err != nil:
+			cleanup()
+		}
+	}()
 	fmt.Fprintf(out, "nlfs demo %s — %s\n\n%s\n\n", d.name, d.summary, d.explain)
 	if err := s.let("d", "mktemp -d -t nlfs-demo-XXXXXX"); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			cleanup()
-		}
-	}()
 	mount := fmt.Sprintf("nlfs mount --pages %d $d", d.pages)
 	if web {
 		mount = fmt.Sprintf("nlfs mount --pages %d --http 127.0.0.1:0 $d", d.pages)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,10 +32,11 @@ type session struct {
 	shell *exec.Cmd
 }
 
-// start starts c as the demo's running command.
+// start starts c as the demo's running command, in a process group of its own (demo.run).
 func (s *session) start(c *exec.Cmd) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s.shell = c
 	return c.Start()
 }
@@ -82,6 +84,7 @@ func (s *session) let(name, cmd string) error {
 	c := exec.Command("bash", "-c", cmd)
 	c.Env = s.env
 	c.Stderr = s.out
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // as start does
 	out, err := c.Output()
 	if err != nil {
 		return fmt.Errorf("demo: %s: %w", cmd, err)

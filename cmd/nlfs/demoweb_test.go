@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -83,5 +85,64 @@ func TestDemoWeb(t *testing.T) {
 	}
 	if isMounted(dir) {
 		t.Errorf("demo --web left %s mounted", dir)
+	}
+}
+
+// TestDemoCtrlC: Ctrl-C at the terminal (SIGINT to the demo's whole process group) while the
+// demo runs its commands ends it with exit code 130 and nothing said, its mount and temporary
+// directory taken away. It once exited 130, 1 or 11 as the race went, saying "signal:
+// interrupt".
+func TestDemoCtrlC(t *testing.T) {
+	testenv.RequireFUSE(t)
+	for _, after := range []string{"$ nlfs mount", "$ cat $d/layout", "$ cat $d/vmas"} {
+		t.Run(after, func(t *testing.T) {
+			cmd := exec.Command(nlfsBin, "demo", "tlpi")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's foreground group
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+			var dir string
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if m := regexp.MustCompile(`^# d is (\S+)$`).FindStringSubmatch(sc.Text()); m != nil {
+					dir = m[1]
+				}
+				if strings.HasPrefix(sc.Text(), after) {
+					break
+				}
+			}
+			if dir == "" {
+				t.Fatalf("the demo never said its directory, or never ran %q", after)
+			}
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			go io.Copy(io.Discard, stdout)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+					t.Errorf("the demo after Ctrl-C: %v, want exit code 130", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the demo did not end within 20 s of Ctrl-C")
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("the demo said on Ctrl-C: %q, want nothing", stderr.String())
+			}
+			if isMounted(dir) {
+				t.Errorf("Ctrl-C left %s mounted", dir)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Ctrl-C left the demo's directory %s: %v", dir, err)
+			}
+		})
 	}
 }

@@ -31,6 +31,8 @@ func TestReadOnly(t *testing.T) {
 			{"append to data", `echo x >> data`, "Read-only file system"},
 			{"dd into view", `dd if=/dev/zero of=view bs=4096 count=1 conv=notrunc status=none`, "Read-only file system"},
 			{"truncate data by name", `python3 -c "import os; os.truncate('data', 0)"`, "Read-only file system"},
+			{"truncate view by name", `truncate -s 0 view`, "Read-only file system"},
+			{"touch data", `touch data`, "Read-only file system"},
 			{"open data read-write", `python3 -c "import os; os.open('data', os.O_RDWR)"`, "Read-only file system"},
 			{"writable shared mapping of data", `python3 -c "
 import mmap, os
