@@ -36,7 +36,9 @@ func storeInUse(path string) error {
 	if b, err := os.ReadFile(filepath.Join(metaDir(path), "daemon")); err == nil && len(b) > 0 {
 		holder = strings.TrimSpace(string(b))
 	}
-	return fmt.Errorf("store %s is held by %s (one daemon per store; unmount that one first): %w", shellquote.Quote(path), holder, ErrStoreInUse)
+	// A daemon whose mount was detached (nlfs umount --lazy, of a stopped one) holds the store
+	// until it ends: unmounting is then no way to free it.
+	return fmt.Errorf("store %s is held by %s (one daemon per store): unmount that one first, or end it if its mount was detached and it still runs: %w", shellquote.Quote(path), holder, ErrStoreInUse)
 }
 
 // claim makes the store's directory and writes down who holds it.

@@ -344,6 +344,13 @@ func TestNonRootMount(t *testing.T) {
 		t.Errorf("root read nobody's mount without --allow-other: %v %s", err, out)
 	}
 	checkDaemonFDs(t, pid)
+	// Root's mount is not nobody's to unmount, and nlfs says so (fusermount3 says "entry not
+	// found in /etc/mtab").
+	rootDir, _ := mountDir(t, "--pages", "1")
+	checkOneLine(t, asNobody(t, `"$1" umount "$2"`, bin, rootDir), exitMountpoint, rootDir+" is another user's mount (uid 0): only that user or root may unmount it")
+	if !isMounted(rootDir) {
+		t.Error("nobody's nlfs umount of root's mount unmounted it")
+	}
 	if r := asNobody(t, `"$1" umount "$2"`, bin, dir); r.code != 0 || isMounted(dir) || !processGone(pid, 5*time.Second) {
 		t.Fatalf("nlfs umount as nobody: exit %d %s", r.code, r.stderr)
 	}

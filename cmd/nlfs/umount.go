@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,7 +93,22 @@ func nlfsMount(mnt string) (*mountinfo.Info, error) {
 	} else if m.FSType != nlfsType {
 		return nil, mountpointErrorf("%s is not an nlfs mount (it is %s); use umount(8)", quote(mnt), m.FSType)
 	}
+	// fusermount3 would refuse another user's mount with "entry not found in /etc/mtab".
+	if uid, ok := mountOwner(m); ok && os.Geteuid() != 0 && uid != os.Geteuid() {
+		return nil, mountpointErrorf("%s is another user's mount (uid %d): only that user or root may unmount it", quote(mnt), uid)
+	}
 	return m, nil
+}
+
+// mountOwner is the user a FUSE mount belongs to: its user_id option.
+func mountOwner(m *mountinfo.Info) (int, bool) {
+	for _, o := range strings.Split(m.VFSOptions, ",") {
+		if v, ok := strings.CutPrefix(o, "user_id="); ok {
+			uid, err := strconv.Atoi(v)
+			return uid, err == nil
+		}
+	}
+	return 0, false
 }
 
 // umountForce ends the mount at mnt and its daemon whatever state they are in: it aborts the
