@@ -7,19 +7,24 @@
 # Usage: scripts/demo.sh [MOUNTPOINT]   (needs root or fusermount3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NLFS=${NLFS:-}
+NLFS=${NLFS:-} build=''
 if [ -z "$NLFS" ]; then
-	NLFS=$(mktemp -d)/nlfs
+	build=$(mktemp -d)
+	NLFS=$build/nlfs
 	go build -o "$NLFS" ./cmd/nlfs
 fi
 # The commands say "nlfs", as a reader would type them: this very binary, first on PATH.
 bin=$(mktemp -d)
 ln -s "$(readlink -f "$NLFS")" "$bin/nlfs"
 export PATH=$bin:$PATH
-if [ $# -gt 0 ]; then mnt=$1; mkdir -p "$mnt"; else mnt=$(mktemp -d /tmp/nlfs-walk-XXXXXX); fi
+own_mnt=0
+if [ $# -gt 0 ]; then mnt=$1; mkdir -p "$mnt"; else mnt=$(mktemp -d /tmp/nlfs-walk-XXXXXX) own_mnt=1; fi
 out=${NLFS_DEMO_OUT:-$(mktemp -d /tmp/nlfs-walk-out-XXXXXX)}
 mkdir -p "$out"
-trap 'nlfs umount "$mnt" 2>/dev/null || true; [ $# -gt 0 ] || rmdir "$mnt"; rm -rf "$bin"' EXIT
+# However it ends (a reader that stops early, Ctrl-C): unmount, and remove what it made; the
+# pictures' directory stays only if it holds a picture. (Not $# here: a trap that runs inside a
+# function sees the function's arguments.)
+trap 'nlfs umount "$mnt" >/dev/null 2>&1 || true; [ $own_mnt = 0 ] || rmdir "$mnt" 2>/dev/null; [ -n "${NLFS_DEMO_OUT:-}" ] || rmdir "$out" 2>/dev/null; rm -rf "$bin" $build' EXIT
 export d=$mnt
 
 interactive=0
