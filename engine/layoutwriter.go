@@ -20,7 +20,7 @@ var (
 
 // LayoutWriter is one open layout file's session: a whole new layout written from offset 0
 // in pieces of any size, checked as it arrives and put in force, once, whole, when the file is
-// closed for good (Flush: the binding tells a close for good from the close of one copy of the
+// closed for good (after which the session takes no more writes: ErrSessionApplied) (Flush: the binding tells a close for good from the close of one copy of the
 // descriptor among several) or, failing that, released (Release). Writers are told apart by an
 // owner number the binding gives (FUSE's lock owner: one per open file table, so a forked child
 // that inherited the descriptor is another owner): a refusal is returned to the owners that
@@ -46,7 +46,16 @@ type LayoutWriter struct {
 	truncated bool
 	// err is the first refusal of this session; sticky. Protected by mu.
 	err error
+	// applied: a close for good put the session's layout in force. The session is over: a
+	// process that still holds the file then (a background child of the shell that closed
+	// it, `{ …; cmd & } > layout`) cannot add to it and have it applied again, over a layout
+	// written since. Protected by mu.
+	applied bool
 }
+
+// ErrSessionApplied refuses a write through an open layout file whose layout was put in force
+// already, when the file was closed for good: a layout is applied once.
+var ErrSessionApplied = fmt.Errorf("this open layout file's layout was applied when it was closed for good (a process that still held it wrote after that): open layout again to write a new one: %w", syscall.EINVAL)
 
 // NewLayoutWriter starts a session; truncated says the file was opened with O_TRUNC.
 func (v *View) NewLayoutWriter(truncated bool) *LayoutWriter {
@@ -60,6 +69,9 @@ func (w *LayoutWriter) Write(p []byte, off int64, owner uint64) (int, error) {
 	defer w.mu.Unlock()
 	if !slices.Contains(w.writers, owner) {
 		w.writers = append(w.writers, owner)
+	}
+	if w.err == nil && w.applied {
+		w.fail(ErrSessionApplied)
 	}
 	if w.err == nil && off != w.next {
 		w.fail(fmt.Errorf("write at offset %d, want %d: a layout is written whole, from offset 0 (do not seek or append): %w", off, w.next, syscall.EINVAL))
@@ -126,6 +138,7 @@ func (w *LayoutWriter) flushLocked(ctx context.Context) error {
 		w.err = err
 		return err
 	}
+	w.applied = true
 	return nil
 }
 

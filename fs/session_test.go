@@ -43,6 +43,10 @@ f = open('layout', 'w'); f.write('0 1'); f.flush()
 os.kill(os.getpid(), signal.SIGKILL)" || true`, "3-0\n", 0, "killed before it closed the file"},
 		{"exec 3>", `exec 3> layout; echo '1 0' >&3; /bin/true; echo 3 >&3; exec 3>&-`, "1-0 3\n", 1, ""},
 		{"refused write, then a forked command", `{ echo 'x'; /bin/true; } > layout 2>/dev/null || true`, "3-0\n", 0, "line 1, column 1"},
+		// The shell's close at the end of the group is the close for good, and applies 2 3; the
+		// background child that writes after it is refused, and nothing is applied a second
+		// time (it was, over any layout written meanwhile).
+		{"group with a background child that writes after the group ends", `{ echo 2 3; (sleep 0.3; echo 0 0 2>/dev/null) & } > layout; wait`, "2-3\n", 1, "was applied when it was closed for good"},
 		{"python writes, forks, closes", `python3 -c "
 import os
 f = open('layout', 'w')
