@@ -38,11 +38,27 @@ type Offline struct {
 // the runs read it in any order. A refusal of the layout is a *layout.Error. Close releases
 // what the plan holds.
 func PlanOffline(text []byte, src *os.File, opts OfflineOptions) (*Offline, error) {
-	src, size, cleanup, err := seekable(src, opts.Loaded)
+	ps := remapper.PageSize()
+	// Of a stream, only what the layout reads is kept: a layout that names pages up to P
+	// needs P+1 pages of it, whatever follows (/dev/zero never ends); one with no entries is
+	// the whole stream, kept in memory up to a quarter of the machine's.
+	need := int64(-1)
+	if fi, err := src.Stat(); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	} else if fi.Mode().IsRegular() {
+		// read in place
+	} else if probe, err := layout.Parse(text, layout.Limits{DataPages: anyPages, MaxViewPages: opts.MaxViewPages}); err != nil {
+		return nil, err
+	} else if !probe.Identity {
+		need = 0
+		for _, r := range probe.Runs {
+			need = max(need, (r.File+r.Count)*ps)
+		}
+	}
+	src, size, cleanup, err := seekable(src, need, DefaultSizeLimit()/2, opts.Loaded)
 	if err != nil {
 		return nil, err
 	}
-	ps := remapper.PageSize()
 	l, err := layout.Parse(text, layout.Limits{DataPages: (size + ps - 1) / ps, MaxViewPages: opts.MaxViewPages})
 	if err != nil {
 		cleanup()
@@ -73,8 +89,12 @@ func (o *Offline) WriteTo(dst *os.File) error {
 // Close releases the source's copy, if one was made.
 func (o *Offline) Close() { o.cleanup() }
 
-// seekable returns src if it is a regular file, else a memfd holding what src gives.
-func seekable(src *os.File, loaded func(int64)) (*os.File, int64, func(), error) {
+// anyPages bounds no store page: page numbers stop at 2^52 (layout).
+const anyPages = 1 << 52
+
+// seekable returns src if it is a regular file, else a memfd holding what src gives: its first
+// need bytes (need >= 0), or all of it (need < 0), refused past bound bytes.
+func seekable(src *os.File, need, bound int64, loaded func(int64)) (*os.File, int64, func(), error) {
 	fi, err := src.Stat()
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("source: %w", err)
@@ -89,8 +109,16 @@ func seekable(src *os.File, loaded func(int64)) (*os.File, int64, func(), error)
 	mem := os.NewFile(uintptr(fd), "source")
 	buf := make([]byte, 1<<20)
 	var n int64
-	for {
-		k, rerr := io.ReadFull(src, buf)
+	for need < 0 || n < need {
+		if need < 0 && n > bound {
+			mem.Close()
+			return nil, 0, nil, fmt.Errorf("source: a stream of more than %d bytes (a quarter of this machine's memory), which a layout with no entries keeps whole in memory: give a file instead", bound)
+		}
+		chunk := buf
+		if need >= 0 {
+			chunk = buf[:min(int64(len(buf)), need-n)]
+		}
+		k, rerr := io.ReadFull(src, chunk)
 		if k > 0 {
 			if _, err := mem.Write(buf[:k]); err != nil {
 				mem.Close()

@@ -38,6 +38,11 @@ func CopyRuns(dst, src *os.File, srcSize int64, runs []run.Run, progress func(wr
 	if err := unix.Fstat(c.dst, &fi); err == nil && fi.Mode&unix.S_IFMT == unix.S_IFREG {
 		c.dstIsFile = true
 	}
+	// The mapping of the source for short runs reaches as far as the runs read, not to its end:
+	// four pages of a 64 GiB file must not fill the page tables of all of it.
+	for _, r := range runs {
+		c.reach = max(c.reach, min(srcSize, (r.File+r.Count)*pageSize))
+	}
 	for _, r := range runs {
 		if err := c.run(r.File*pageSize, r.Count*pageSize); err != nil {
 			return c.written, err
@@ -58,7 +63,8 @@ type copier struct {
 	dst, src  int
 	dstIsFile bool
 	size      int64
-	mem       []byte   // read-only mapping of the source
+	reach     int64    // the end of the last source byte a run reads
+	mem       []byte   // read-only mapping of the source, to reach
 	iov       [][]byte // pieces gathered for the next flush (of mem, or of zeros)
 	pending   int64    // bytes in iov
 	readv     bool     // flush through process_vm_readv and buffers (until it is refused)
@@ -84,9 +90,9 @@ func (c *copier) run(off, n int64) error {
 		}
 	} else if inside > 0 {
 		if c.mem == nil {
-			// The short runs read the source in any order: map all of it, its page tables
-			// filled in one go.
-			mapped, err := unix.Mmap(c.src, 0, int(c.size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+			// The short runs read the source in any order: map all they read, its page
+			// tables filled in one go.
+			mapped, err := unix.Mmap(c.src, 0, int(c.reach), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
 			if err != nil {
 				return fmt.Errorf("map the source: %w", err)
 			}

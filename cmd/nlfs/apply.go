@@ -157,6 +157,9 @@ func openOutput(out string, stdout io.Writer) (*output, error) {
 		}
 	}
 	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "." // beside a relative OUT (CreateTemp would take "" for the temporary directory)
+	}
 	f, err := os.CreateTemp(dir, "."+base+".nlfs-")
 	if err != nil {
 		signal.Stop(o.sigs)

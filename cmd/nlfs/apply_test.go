@@ -214,3 +214,52 @@ func TestApplyInterrupted(t *testing.T) {
 		return
 	}
 }
+
+// TestApplyReadsWhatTheLayoutNeeds: a source is read as far as the layout reads it. A stream
+// that never ends (/dev/zero) gives a layout of pages 3-0 its four pages (one with no entries,
+// the whole stream, is refused past a quarter of the memory: too much to try here); four pages of a 64 GiB sparse file map four pages, not 64 GiB (the peak resident
+// memory of the run says which). A relative OUT gets its new file beside it, not in $TMPDIR (a
+// rename across filesystems fails).
+func TestApplyReadsWhatTheLayoutNeeds(t *testing.T) {
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "lay")
+	os.WriteFile(lay, []byte("3-0\n"), 0o644)
+
+	run := func(args ...string) (result, int64) {
+		t.Helper()
+		cmd := exec.Command(nlfsBin, append([]string{"apply", "--layout", lay}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TMPDIR="+filepath.Join(dir, "no-such-directory"))
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill() // a source read to its end would never end
+			}
+		}()
+		r := runCmd(t, cmd)
+		return r, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	}
+
+	r, _ := run("--source", "/dev/zero", "-o", "zero4")
+	if got, _ := os.ReadFile(filepath.Join(dir, "zero4")); r.code != 0 || !bytes.Equal(got, make([]byte, 4*4096)) {
+		t.Errorf("apply 3-0 of /dev/zero to a relative OUT: exit %d %s, %d bytes written", r.code, r.stderr, len(got))
+	}
+
+	huge := filepath.Join(dir, "huge")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 64<<30); err != nil {
+		t.Fatalf("a 64 GiB sparse file: %v", err)
+	}
+	r, rss := run("--source", huge, "-o", "huge4")
+	if got, _ := os.ReadFile(filepath.Join(dir, "huge4")); r.code != 0 || !bytes.Equal(got, make([]byte, 4*4096)) {
+		t.Errorf("apply 3-0 of a 64 GiB sparse file: exit %d %s, %d bytes written", r.code, r.stderr, len(got))
+	}
+	if rss > 256<<20 {
+		t.Errorf("apply of four pages of a 64 GiB file peaked at %d MiB resident, want the four pages' worth", rss>>20)
+	}
+}
