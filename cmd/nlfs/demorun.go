@@ -54,9 +54,7 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 	var waiting, interruptedNow atomic.Bool
 	stop := make(chan struct{})
 	cleanup := func() {
-		s.mu.Lock()
-		dir, temps, shell := s.dir, s.temps, s.shell
-		s.mu.Unlock()
+		dir, temps, shell := s.end()
 		if shell != nil && shell.Process != nil {
 			syscall.Kill(-shell.Process.Pid, syscall.SIGKILL) // its process group: bash and what it runs
 		}

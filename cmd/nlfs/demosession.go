@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,21 @@ type session struct {
 	mu    sync.Mutex
 	temps []string
 	shell *exec.Cmd
+	// ended: the interrupt handler is taking the mount away; no command starts after that
+	// (one would run against the bare directory). Protected by mu.
+	ended bool
+}
+
+// errEnded is what a command gets that would start after the demo was interrupted.
+var errEnded = errors.New("demo: interrupted")
+
+// end stops the session: the running command, if any, is returned for the caller to end, and
+// no command starts after this.
+func (s *session) end() (dir string, temps []string, shell *exec.Cmd) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	return s.dir, s.temps, s.shell
 }
 
 // start starts c as the demo's running command, in a process group of its own (demo.run).
@@ -37,6 +53,9 @@ func (s *session) start(c *exec.Cmd) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.ended {
+		return errEnded
+	}
 	s.shell = c
 	return c.Start()
 }
@@ -55,6 +74,12 @@ func (s *session) run(cmd, comment string) (string, error) {
 	shown := cmd
 	if comment != "" {
 		shown += "   # " + comment
+	}
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
+	if ended {
+		return "", errEnded
 	}
 	fmt.Fprintf(s.out, "$ %s\n", shown)
 	c := exec.Command("bash", "-c", cmd)
