@@ -20,8 +20,9 @@ var (
 
 // LayoutWriter is one open layout file's session: a whole new layout written from offset 0
 // in pieces of any size, checked as it arrives and put in force, once, whole, when the file is
-// closed for good (after which the session takes no more writes: ErrSessionApplied) (Flush: the binding tells a close for good from the close of one copy of the
-// descriptor among several) or, failing that, released (Release). Writers are told apart by an
+// closed for good (Flush: the binding tells a close for good from the close of one copy of the
+// descriptor among several; the session takes no write after it, ErrSessionApplied) or,
+// failing that, released (Release). Writers are told apart by an
 // owner number the binding gives (FUSE's lock owner: one per open file table, so a forked child
 // that inherited the descriptor is another owner): a refusal is returned to the owners that
 // wrote, and a writer killed mid-layout (Abandon) has the session refused whole. The first

@@ -39,23 +39,7 @@ type Offline struct {
 // what the plan holds.
 func PlanOffline(text []byte, src *os.File, opts OfflineOptions) (*Offline, error) {
 	ps := remapper.PageSize()
-	// Of a stream, only what the layout reads is kept: a layout that names pages up to P
-	// needs P+1 pages of it, whatever follows (/dev/zero never ends); one with no entries is
-	// the whole stream, kept in memory up to a quarter of the machine's.
-	need := int64(-1)
-	if fi, err := src.Stat(); err != nil {
-		return nil, fmt.Errorf("source: %w", err)
-	} else if fi.Mode().IsRegular() {
-		// read in place
-	} else if probe, err := layout.Parse(text, layout.Limits{DataPages: anyPages, MaxViewPages: opts.MaxViewPages}); err != nil {
-		return nil, err
-	} else if !probe.Identity {
-		need = 0
-		for _, r := range probe.Runs {
-			need = max(need, (r.File+r.Count)*ps)
-		}
-	}
-	src, size, cleanup, err := seekable(src, need, DefaultSizeLimit()/2, opts.Loaded)
+	src, size, cleanup, err := seekable(src, text, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -92,15 +76,25 @@ func (o *Offline) Close() { o.cleanup() }
 // anyPages bounds no store page: page numbers stop at 2^52 (layout).
 const anyPages = 1 << 52
 
-// seekable returns src if it is a regular file, else a memfd holding what src gives: its first
-// need bytes (need >= 0), or all of it (need < 0), refused past bound bytes.
-func seekable(src *os.File, need, bound int64, loaded func(int64)) (*os.File, int64, func(), error) {
+// seekable returns src if it is a regular file, else a memfd holding as much of what src gives
+// as the layout text reads: a layout that names store pages up to P needs P+1 pages of it,
+// whatever follows (/dev/zero never ends); one with no entries is the whole stream, kept in
+// memory up to a quarter of the machine's.
+func seekable(src *os.File, text []byte, opts OfflineOptions) (*os.File, int64, func(), error) {
 	fi, err := src.Stat()
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("source: %w", err)
 	}
 	if fi.Mode().IsRegular() {
 		return src, fi.Size(), func() {}, nil
+	}
+	probe, err := layout.Parse(text, layout.Limits{DataPages: anyPages, MaxViewPages: opts.MaxViewPages})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	need, bound := int64(-1), DefaultSizeLimit()/2
+	if !probe.Identity {
+		need = probe.StorePagesNamed() * remapper.PageSize()
 	}
 	fd, err := unix.MemfdCreate("nlfs-apply-source", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -125,8 +119,8 @@ func seekable(src *os.File, need, bound int64, loaded func(int64)) (*os.File, in
 				return nil, 0, nil, fmt.Errorf("keep the source: %w", err)
 			}
 			n += int64(k)
-			if loaded != nil {
-				loaded(n)
+			if opts.Loaded != nil {
+				opts.Loaded(n)
 			}
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {

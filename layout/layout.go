@@ -89,6 +89,16 @@ type Layout struct {
 	topAt pos
 }
 
+// StorePagesNamed is how many store pages the store must have for l: one past the highest
+// store page its text names (a page named and then remapped away counts), 0 for none. For the
+// identity it is the DataPages it was checked against.
+func (l *Layout) StorePagesNamed() int64 {
+	if l.Identity {
+		return l.Pages
+	}
+	return l.top + 1
+}
+
 // ViewRuns is the view l shows, as runs: its Runs, or for the identity the Pages it was
 // checked against, page for page.
 func (l *Layout) ViewRuns() []run.Run {
