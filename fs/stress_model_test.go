@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func (s *stress) lostCount() int64 {
@@ -179,6 +181,11 @@ func (s *stress) finalPass() {
 			f, err := os.OpenFile(filepath.Join(s.mnt, name), flag, 0)
 			if err != nil {
 				s.t.Fatal(err)
+			}
+			if s.droppedWrites && flag == os.O_RDONLY {
+				if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+					s.t.Fatal(err)
+				}
 			}
 			b := make([]byte, stressPages*pageSize+1)
 			k, err := io.ReadFull(f, b)

@@ -150,6 +150,7 @@ func TestStressCatchesPlantedLoss(t *testing.T) {
 	// Two readers, not eight: they do not take part in the lost-write check, and with eight
 	// the writers share the CPUs with them and make a tenth of the writes.
 	s := startStress(t, 2)
+	s.droppedWrites = true
 	before := acknowledgedWritesDropped()
 	restore := dropAcknowledgedWrites(1000)
 	deadline := time.Now().Add(2 * time.Minute)

@@ -52,6 +52,11 @@ type stress struct {
 	// the checks found (instead of failing the test).
 	plant  stressPlant
 	caught string
+	// droppedWrites: the engine drops acknowledged writes (TestStressCatchesPlantedLoss). A
+	// dropped writeback of a mapping leaves its bytes in the written file's page cache, clean,
+	// which no real daemon would: the final pass then drops the clean cached pages before it
+	// reads from the cache, so that it checks the store.
+	droppedWrites bool
 
 	// storeLock is held exclusively by a store through a mapping, and shared by a write(2),
 	// an msync and a layout change until acknowledged (see TestStress).
