@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -73,23 +74,30 @@ func (d demo) run(out io.Writer, web bool) (err error) {
 			os.RemoveAll(dir) // the demo's own temporary directory
 		}
 	}
+	// abort ends an interrupted demo, once: a second caller waits for the first's exit.
+	abort := sync.OnceFunc(func() {
+		interruptedNow.Store(true)
+		cleanup()
+		os.RemoveAll(bin)
+		os.Exit(130)
+	})
 	go func() {
 		if _, ok := <-interrupted; ok {
 			if waiting.Load() {
 				close(stop)
 				return
 			}
-			interruptedNow.Store(true)
-			cleanup()
-			os.RemoveAll(bin)
-			os.Exit(130)
+			abort()
 		}
 	}()
 
 	defer func() {
 		switch {
-		case err != nil && interruptedNow.Load():
-			select {} // a command failed as the handler ended it: the handler cleans up and exits 130
+		// A command failed as the handler ended it; or the interrupt reached a command too (it
+		// was being started, not yet in its own process group) and this goroutine saw it die
+		// before the handler saw the signal.
+		case err != nil && (interruptedNow.Load() || s.interruptedCommand()):
+			abort()
 		case err != nil:
 			cleanup()
 		}

@@ -34,6 +34,27 @@ type session struct {
 	// ended: the interrupt handler is taking the mount away; no command starts after that
 	// (one would run against the bare directory). Protected by mu.
 	ended bool
+	// interrupted: a command died of SIGINT or SIGTERM. Protected by mu.
+	interrupted bool
+}
+
+// noteExit records whether the command that ended with err died of an interrupt.
+func (s *session) noteExit(err error) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM) {
+			s.mu.Lock()
+			s.interrupted = true
+			s.mu.Unlock()
+		}
+	}
+}
+
+// interruptedCommand tells whether a command of the demo died of SIGINT or SIGTERM.
+func (s *session) interruptedCommand() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interrupted
 }
 
 // errEnded is what a command gets that would start after the demo was interrupted.
@@ -90,6 +111,7 @@ func (s *session) run(cmd, comment string) (string, error) {
 	if err == nil {
 		err = c.Wait()
 	}
+	s.noteExit(err)
 	s.done()
 	out := buf.Bytes()
 	s.out.Write(out)
@@ -111,6 +133,7 @@ func (s *session) let(name, cmd string) error {
 	c.Stderr = s.out
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // as start does
 	out, err := c.Output()
+	s.noteExit(err)
 	if err != nil {
 		return fmt.Errorf("demo: %s: %w", cmd, err)
 	}
